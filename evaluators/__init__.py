@@ -1,0 +1,1 @@
+"""Defuse evaluators: rubric data, judges and the session report."""

@@ -1,0 +1,1 @@
+"""Defuse simulator: personas, mood dynamics, the customer and the conversation engine."""

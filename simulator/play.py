@@ -1,0 +1,28 @@
+"""Play a whole session between a trainee (bot or file) and a customer: used by the CLI and tests."""
+
+from __future__ import annotations
+
+from evaluators.judge import Judge
+from simulator.bots import Trainee
+from simulator.customer import Customer
+from simulator.persona import Persona
+from simulator.session import MAX_REPLY_CHARS, ReplyRejected, end_session, take_turn
+from simulator.state import Session, start_session
+from simulator.mood import MAX_TURNS
+
+
+def play_session(persona: Persona, trainee: Trainee, judge: Judge, customer: Customer, *,
+                 engine: str = "offline", start_anger: float | None = None) -> Session:
+    """Run until the customer resolves, escalates or leaves, or the trainee runs out of replies."""
+    session = start_session(persona, engine=engine, start_anger=start_anger)
+    while not session.ended and len(session.turns) < MAX_TURNS:
+        reply = trainee.next_reply(session)
+        if reply is None:
+            break
+        try:
+            session = take_turn(session, reply[: MAX_REPLY_CHARS * 2], judge, customer)
+        except ReplyRejected:
+            continue_session = session.model_copy(update={"turns": session.turns})
+            session = continue_session
+            break
+    return end_session(session)
