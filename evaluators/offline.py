@@ -94,7 +94,7 @@ class OfflineJudge(Judge):
         signals = Signals(text=masked)
         for name in REQUIRED_CUES:
             hits = find_cues(masked if name not in ("invalidate", "dismiss", "grader_address") else text,
-                             self.rubric.cues[name])
+                             self.rubric.cues[name], original=text)
             if hits:
                 signals.hits[name] = hits
         if generic:
@@ -104,7 +104,7 @@ class OfflineJudge(Judge):
         generic_questions = {h.quote for h in signals.hits.get("generic_question", [])}
         checks = {h.quote for h in signals.hits.get("check_understanding", [])}
         openers = {h.quote for h in signals.hits.get("question_opener", [])}
-        for sentence in sentences(masked):
+        for sentence in sentences(text):
             if not (sentence.rstrip().endswith("?") or any(sentence in q or q in sentence for q in openers)):
                 continue
             if any(sentence in q or q in sentence for q in generic_questions | checks):
@@ -131,7 +131,7 @@ class OfflineJudge(Judge):
             scores[dimension] = score
             reasons[dimension] = reason
             if quotes:
-                evidence[dimension.value] = quotes[:3]
+                evidence[dimension.value] = list(dict.fromkeys(quotes))[:3]
         for flag, hits in flags.items():
             evidence[flag.value] = list(dict.fromkeys(h.quote for h in hits))[:3]
         note = None
@@ -232,7 +232,7 @@ class OfflineJudge(Judge):
     @staticmethod
     def _follow_through(s: Signals, flags: dict, context: GradingContext) -> tuple[int | None, str, list[str]]:
         earlier = " ".join(context.trainee_texts())
-        promised_before = bool(earlier) and bool(re.search(r"\b(i'?ll|i will|i'?m going to|we'?ll|we will)\b",
+        promised_before = bool(earlier) and bool(re.search(r"\b(i'll|i will|i'm going to|we'll|we will)\b",
                                                           normalise(earlier), re.IGNORECASE))
         if promised_before and (s.has("broken_commitment") or s.has("dismiss")):
             return 0, "contradicts or drops an earlier commitment", s.quotes("broken_commitment", "dismiss")

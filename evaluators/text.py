@@ -65,12 +65,13 @@ class CueHit:
     quote: str
 
 
-def find_cues(text: str, patterns: list[str]) -> list[CueHit]:
-    """Every cue hit in `text`, each with the sentence it sits in as the quote."""
+def find_cues(text: str, patterns: list[str], original: str | None = None) -> list[CueHit]:
+    """Every cue hit in `text`, each quoting its sentence from `original` (same positions, unmasked)."""
+    source = text if original is None else original
     hits = []
     for pattern in patterns:
         for match in compile_cue(pattern).finditer(text):
-            hits.append(CueHit(pattern, match.start(), match.end(), sentence_around(text, match.start())))
+            hits.append(CueHit(pattern, match.start(), match.end(), sentence_around(source, match.start())))
     return hits
 
 

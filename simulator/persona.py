@@ -6,6 +6,7 @@ error naming the file, the field and the fix, never a silently ignored key.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -17,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from simulator.errors import DataFileError, load_yaml_model
 
 DEFAULT_PERSONA_DIR = Path(__file__).resolve().parent.parent / "personas"
+
+
+def persona_dir() -> Path:
+    """The persona folder: $DEFUSE_PERSONA_DIR, else the shipped `personas/`."""
+    return Path(os.environ.get("DEFUSE_PERSONA_DIR", DEFAULT_PERSONA_DIR))
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2, max_length=80)]

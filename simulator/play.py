@@ -6,9 +6,9 @@ from evaluators.judge import Judge
 from simulator.bots import Trainee
 from simulator.customer import Customer
 from simulator.persona import Persona
-from simulator.session import MAX_REPLY_CHARS, ReplyRejected, end_session, take_turn
-from simulator.state import Session, start_session
+from simulator.session import ReplyRejected, end_session, take_turn
 from simulator.mood import MAX_TURNS
+from simulator.state import Session, start_session
 
 
 def play_session(persona: Persona, trainee: Trainee, judge: Judge, customer: Customer, *,
@@ -20,9 +20,7 @@ def play_session(persona: Persona, trainee: Trainee, judge: Judge, customer: Cus
         if reply is None:
             break
         try:
-            session = take_turn(session, reply[: MAX_REPLY_CHARS * 2], judge, customer)
+            session = take_turn(session, reply, judge, customer)
         except ReplyRejected:
-            continue_session = session.model_copy(update={"turns": session.turns})
-            session = continue_session
-            break
+            break  # a reply the engine refuses (too long) ends a scripted run; the turns so far are kept
     return end_session(session)

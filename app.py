@@ -1,0 +1,185 @@
+"""The Defuse web page (Gradio Blocks): wiring only; every decision lives in `simulator` and `evaluators`.
+
+Per-user data lives in `gr.State` (a `Session` value); nothing per-user sits in module globals.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: the page must work offline
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from evaluators.grade import TurnGrade  # noqa: E402
+from evaluators.report import build_report  # noqa: E402
+from evaluators.rubric import Dimension  # noqa: E402
+from simulator.engines import build_engine  # noqa: E402
+from simulator.persona import Persona, load_personas, persona_dir  # noqa: E402
+from simulator.session import ReplyRejected, SessionOver, end_session, take_turn  # noqa: E402
+from simulator.state import Session, start_session  # noqa: E402
+
+ENGINE_NAME = "offline"
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "Consolas", "monospace"])
+SCORE_WORDS = {0: "0 harmful", 1: "1 hollow", 2: "2 partial", 3: "3 strong", None: "n/a yet"}
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def brief_markdown(persona: Persona, anger: float) -> str:
+    b = persona.trainee_brief
+    bullets = lambda items: "\n".join(f"- {_esc(i)}" for i in items)  # noqa: E731
+    return (f"### {_esc(persona.name)} — {_esc(persona.title)}\n"
+            f"*{_esc(persona.industry)} · {_esc(persona.typology)} · starting anger {anger:g}/10*\n\n"
+            f"**Your role:** {_esc(b.role)}  \n**Your goal:** {_esc(b.goal)}\n\n"
+            f"**You may offer:**\n{bullets(b.may_offer)}\n\n**Negotiable:**\n{bullets(b.negotiable)}\n\n"
+            f"**Not negotiable:**\n{bullets(b.not_negotiable)}")
+
+
+def feedback_markdown(grade: TurnGrade, anger_before: float, anger_after: float) -> str:
+    rows = []
+    for dimension in Dimension:
+        score = grade.scores.get(dimension)
+        quotes = "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(dimension.value, [])[:2]) or "-"
+        reason = _esc(grade.reasons.get(dimension, ""))
+        rows.append(f"| {dimension.value} | {SCORE_WORDS[score]} | {reason} | {quotes} |")
+    flags = "".join(f"\n- **{f.value}**: " + "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(f.value, []))
+                    for f in grade.red_flags) or " none"
+    note = f"\n\n> ⚠ {_esc(grade.note)}" if grade.note else ""
+    return (f"#### Last reply — anger {anger_before:g} → {anger_after:g}\n\n"
+            "| dimension | score | why | your words |\n|---|---|---|---|\n" + "\n".join(rows) +
+            f"\n\n**Red flags:**{flags}\n\n**Tip:** {_esc(grade.tip)}\n\n*Graded by: {_esc(grade.judge)}*{note}")
+
+
+def chat_messages(session: Session) -> list[dict]:
+    return [{"role": "assistant" if m.role == "customer" else "user", "content": m.text} for m in session.messages]
+
+
+def anger_frame(session: Session | None) -> pd.DataFrame:
+    trajectory = session.anger_trajectory if session else []
+    return pd.DataFrame({"turn": list(range(len(trajectory))), "anger": trajectory})
+
+
+def status_line(session: Session) -> str:
+    if session.ended:
+        return f"**Conversation over: {session.outcome.value}.** Press *End session* for your report, or *Restart*."
+    return f"Turn {len(session.turns) + 1} · anger {session.anger:g}/10"
+
+
+def _personas() -> dict[str, Persona]:
+    return load_personas(persona_dir()).personas
+
+
+def start(persona_id: str, anger: float, _session: Session | None = None):
+    """Begin a new conversation with the chosen persona and starting anger."""
+    personas = _personas()
+    if persona_id not in personas:
+        raise gr.Error(f"Unknown persona '{persona_id}'.")
+    persona = personas[persona_id]
+    session = start_session(persona, engine=ENGINE_NAME, start_anger=anger)
+    return (session, chat_messages(session), brief_markdown(persona, session.start_anger),
+            "Your feedback appears here after each reply.", anger_frame(session), "", None, None,
+            status_line(session), "")
+
+
+def send(text: str, session: Session | None):
+    """Take one trainee reply. Rejected replies stay in the box so nothing typed is lost."""
+    if session is None:
+        raise gr.Error("Pick a persona and press Start first.")
+    engine = build_engine(session.engine)
+    try:
+        new = take_turn(session, text, engine.judge, engine.customer, engine.fallback_judge)
+    except ReplyRejected as exc:
+        if not (text or "").strip():
+            return session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip()
+        gr.Warning(str(exc))
+        return session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
+    except SessionOver as exc:
+        gr.Warning(str(exc))
+        return session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
+    last = new.turns[-1]
+    return (new, chat_messages(new), feedback_markdown(last.grade, last.anger_before, last.anger_after),
+            anger_frame(new), "", status_line(new))
+
+
+def finish(session: Session | None):
+    """End the session: the report on the page, plus JSON and Markdown downloads."""
+    if session is None:
+        raise gr.Error("There is no session to end yet.")
+    session = end_session(session)
+    report = build_report(session)
+    folder = Path(tempfile.mkdtemp(prefix="defuse-report-"))
+    json_path = folder / f"defuse-{session.persona.id}-report.json"
+    md_path = folder / f"defuse-{session.persona.id}-report.md"
+    payload = {"report": report.model_dump(mode="json"), "session": session.model_dump(mode="json")}
+    json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    markdown = report.to_markdown()
+    md_path.write_text(markdown, encoding="utf-8")
+    return session, _esc(markdown), str(json_path), str(md_path), status_line(session)
+
+
+def build_app() -> gr.Blocks:
+    personas = _personas()
+    choices = [(f"{p.name} — {p.title} (anger {p.anger.start})", p.id) for p in personas.values()]
+    first = next(iter(personas.values()))
+    engine = build_engine(ENGINE_NAME)
+    with gr.Blocks(title="Defuse — angry-customer trainer", analytics_enabled=False) as demo:
+        session = gr.State(None)
+        gr.Markdown("# Defuse — practise calming an angry customer")
+        gr.Markdown(f"**Engine in use:** {engine.label}", elem_id="engine-label")
+        with gr.Row():
+            persona_pick = gr.Dropdown(choices=choices, value=first.id, label="Customer persona")
+            anger_pick = gr.Slider(0, 10, value=first.anger.start, step=1, label="Starting anger (0 calm – 10 irate)")
+            start_btn = gr.Button("Start", variant="primary")
+        with gr.Row():
+            with gr.Column(scale=3):
+                status = gr.Markdown("Pick a persona and press **Start**.")
+                chat = gr.Chatbot(label="Conversation", height=420, sanitize_html=True)
+                reply = gr.Textbox(label="Your reply", placeholder="Type your reply to the customer…", lines=3)
+                with gr.Row():
+                    send_btn = gr.Button("Send", variant="primary")
+                    end_btn = gr.Button("End session")
+                    restart_btn = gr.Button("Restart")
+                notice = gr.Markdown("")
+            with gr.Column(scale=2):
+                with gr.Accordion("Trainee brief", open=True):
+                    brief = gr.Markdown("")
+                feedback = gr.Markdown("Your feedback appears here after each reply.")
+                plot = gr.LinePlot(anger_frame(None), x="turn", y="anger", y_lim=[0, 10], title="Anger over turns",
+                                   height=220)
+        report = gr.Markdown("")
+        with gr.Row():
+            json_file = gr.File(label="Report (JSON)")
+            md_file = gr.File(label="Report (Markdown)")
+
+        start_outputs = [session, chat, brief, feedback, plot, report, json_file, md_file, status, notice]
+        persona_pick.change(lambda pid: personas[pid].anger.start if pid in personas else 5, persona_pick,
+                            anger_pick, api_name=False)
+        start_btn.click(start, [persona_pick, anger_pick, session], start_outputs, api_name="start")
+        restart_btn.click(start, [persona_pick, anger_pick, session], start_outputs, api_name="restart")
+        send_outputs = [session, chat, feedback, plot, reply, notice]
+        send_btn.click(send, [reply, session], send_outputs, api_name="send")
+        reply.submit(send, [reply, session], send_outputs, api_name=False)
+        end_btn.click(finish, [session], [session, report, json_file, md_file, status], api_name="finish")
+        demo.load(start, [persona_pick, anger_pick, session], start_outputs, api_name=False)
+    return demo
+
+
+def launch(host: str | None = None, port: int | None = None) -> None:
+    """Serve on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT or arguments say otherwise."""
+    host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    build_app().queue().launch(server_name=host, server_port=port, theme=THEME, ssr_mode=False,
+                               footer_links=["api"], show_error=True)
+
+
+if __name__ == "__main__":
+    launch()

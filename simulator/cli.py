@@ -1,0 +1,131 @@
+"""`defuse`: the command line, thin over the engine. Errors are one line each, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from evaluators.batch import LineError, grade_request, read_requests
+from evaluators.report import build_report
+from simulator.bots import reference_trainee
+from simulator.engines import ENGINES, build_engine
+from simulator.persona import load_personas, persona_dir
+from simulator.play import play_session
+from simulator.state import Session
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Defuse: practise calming angry customers, and grade replies against the coaching rubric."""
+
+
+@main.group()
+def personas() -> None:
+    """List and check persona files."""
+
+
+@personas.command("list")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list of objects")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, help="persona folder")
+def personas_list(as_json: bool, directory: Path | None) -> None:
+    """Show the personas that load (bad files are reported on stderr and skipped)."""
+    loaded = load_personas(directory or persona_dir())
+    for error in loaded.errors:
+        click.echo(f"skipped: {error}", err=True)
+    rows = [{"id": p.id, "name": p.name, "title": p.title, "industry": p.industry, "typology": p.typology,
+             "start_anger": p.anger.start} for p in loaded.personas.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['id']:<32} anger {row['start_anger']:>2}  {row['name']} - {row['title']}")
+
+
+@personas.command("validate")
+@click.argument("directory", type=click.Path(path_type=Path), required=False)
+def personas_validate(directory: Path | None) -> None:
+    """Check every persona file; one line per problem (file: field: problem (fix: ...))."""
+    loaded = load_personas(directory or persona_dir())
+    for error in loaded.errors:
+        click.echo(str(error))
+    if loaded.errors:
+        click.echo(f"{len(loaded.errors)} problem(s); {len(loaded.personas)} valid persona(s).", err=True)
+        sys.exit(1)
+    click.echo(f"{len(loaded.personas)} persona(s) valid.")
+
+
+def turn_record(session: Session) -> list[dict]:
+    return [{"trainee": t.trainee, "customer": t.customer, "anger_before": t.anger_before, "anger_after": t.anger_after,
+             "scores": {d.value: s for d, s in t.grade.scores.items()}, "red_flags": [f.value for f in t.grade.red_flags],
+             "evidence": t.grade.evidence, "move": t.move.value, "revealed": t.revealed} for t in session.turns]
+
+
+@main.command()
+@click.option("--persona", "persona_id", required=True, help="persona id (see `defuse personas list`)")
+@click.option("--trainee", default="good", show_default=True, help="good, poor, or a file with one reply per line")
+@click.option("--engine", type=click.Choice(ENGINES), default="offline", show_default=True)
+@click.option("--anger", type=click.IntRange(0, 10), default=None, help="starting anger (default: the persona's)")
+@click.option("--json", "as_json", is_flag=True, help="print the session as JSON")
+def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json: bool) -> None:
+    """Let a reference trainee (or a reply file) play a persona to the end."""
+    loaded = load_personas(persona_dir())
+    persona = loaded.personas.get(persona_id)
+    if persona is None:
+        raise click.UsageError(f"no persona '{persona_id}'; known: {', '.join(sorted(loaded.personas))}")
+    try:
+        player = reference_trainee(trainee)
+    except (FileNotFoundError, OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    chosen = build_engine(engine)
+    session = play_session(persona, player, chosen.judge, chosen.customer, engine=engine, start_anger=anger)
+    if as_json:
+        click.echo(json.dumps({"persona": persona.id, "engine": engine, "outcome": session.outcome.value,
+                               "turns": turn_record(session)}, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"[{persona.name}, anger {session.start_anger:g}] {persona.opening_line}")
+    for t in session.turns:
+        scores = " ".join(f"{d.value}={'-' if s is None else s}" for d, s in t.grade.scores.items())
+        flags = f"  red flags: {', '.join(f.value for f in t.grade.red_flags)}" if t.grade.red_flags else ""
+        click.echo(f"\nTRAINEE: {t.trainee}\n  {scores}{flags}")
+        click.echo(f"CUSTOMER (anger {t.anger_before:g} -> {t.anger_after:g}): {t.customer}")
+    click.echo(f"\nOutcome: {session.outcome.value}")
+    click.echo("\n" + build_report(session).to_markdown())
+
+
+@main.command()
+@click.argument("infile", type=click.File("r", encoding="utf-8"))
+@click.option("--out", "outfile", type=click.Path(path_type=Path), required=True, help="JSONL file to write")
+@click.option("--engine", type=click.Choice(ENGINES), default="offline", show_default=True)
+def grade(infile, outfile: Path, engine: str) -> None:
+    """Grade trainee replies in the turn-grading JSONL format (see README)."""
+    judge = build_engine(engine).judge
+    graded = failed = 0
+    with open(outfile, "w", encoding="utf-8") as out:
+        for item in read_requests(infile):
+            if isinstance(item, LineError):
+                failed += 1
+                click.echo(f"{infile.name}: line {item.line}: {item.problem}", err=True)
+                continue
+            out.write(grade_request(judge, item).model_dump_json() + "\n")
+            out.flush()
+            graded += 1
+    click.echo(f"graded {graded} reply(ies) into {outfile}" + (f"; {failed} line(s) skipped" if failed else ""), err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default=None, help="default 127.0.0.1 (or GRADIO_SERVER_NAME)")
+@click.option("--port", type=int, default=None, help="default 7860 (or GRADIO_SERVER_PORT)")
+def serve(host: str | None, port: int | None) -> None:
+    """Start the web page (offline engine by default)."""
+    from app import launch
+
+    launch(host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()
