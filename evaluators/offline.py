@@ -31,6 +31,7 @@ _DETAIL_WORDS = re.compile(
 _DISTRESS = re.compile(r"!|\b[A-Z]{3,}\b|\b(angry|furious|ridiculous|unacceptable|disgrace|fed up|sick of|"
                        r"upset|worried|scared|terrible|awful|never again|joke)\b", re.IGNORECASE)
 _HOLLOW_GENERIC = r"i (completely |totally |fully )?understand (your|the) (problem|frustration|concern|issue|situation)s?"
+_FIRST_PERSON_FUTURE = re.compile(r"i('ll| will|'m going to| am going to)\b", re.IGNORECASE)
 _BARE_SORRY = re.compile(r"^(i'?m |we'?re |i am |we are )?(so |very |really |terribly )?(sorry|apologies)[.!]*$",
                          re.IGNORECASE)
 
@@ -85,9 +86,6 @@ class OfflineJudge(Judge):
             hits = find_cues(text, spec.cues)
             if hits:
                 flags[flag] = hits
-        bare = [s for s in sentences(text) if _BARE_SORRY.match(s)]
-        if bare:
-            flags.setdefault(RedFlag.hollow_apology, []).extend(CueHit("bare sorry", 0, 0, s) for s in bare)
         generic = find_cues(text, [_HOLLOW_GENERIC])
         # Positive cues are read from the reply with hollow formulas blanked out.
         masked = mask(text, flags.get(RedFlag.hollow_apology, []) + generic + flags.get(RedFlag.calm_down, []))
@@ -99,9 +97,12 @@ class OfflineJudge(Judge):
                 signals.hits[name] = hits
         if generic:
             signals.hits["generic_understand"] = generic
+        bare = [s for s in sentences(text) if _BARE_SORRY.match(s)]
+        if bare and not (signals.has("feeling") or signals.has("acknowledge") or signals.has("ownership")):
+            flags.setdefault(RedFlag.hollow_apology, []).extend(CueHit("bare sorry", 0, 0, s) for s in bare)
         customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:])) if context.history else set()
         signals.overlap = content_stems(masked) & customer_words
-        generic_questions = {h.quote for h in signals.hits.get("generic_question", [])}
+        generic_questions = {h.quote for h in signals.hits.get("generic_question", []) + signals.hits.get("process_push", [])}
         checks = {h.quote for h in signals.hits.get("check_understanding", [])}
         openers = {h.quote for h in signals.hits.get("question_opener", [])}
         for sentence in sentences(text):
@@ -164,8 +165,8 @@ class OfflineJudge(Judge):
             return 1, "defensive or hides behind policy", quotes
         if s.word_count < 4:
             return 1, "too short to engage with the issue", []
-        if s.has("collaborative"):
-            return 3, "turns toward solving it together", s.quotes("collaborative")
+        if s.has("collaborative") or s.has("ownership"):
+            return 3, "owns it and turns toward solving it together", s.quotes("collaborative", "ownership")
         on_issue = s.overlap or s.questions or s.has("concrete_action") or s.has("acknowledge") or s.has("ownership")
         if on_issue:
             return 2, "non-defensive and on the issue", []
@@ -191,7 +192,7 @@ class OfflineJudge(Judge):
         if s.has("invalidate") or RedFlag.calm_down in flags:
             return 0, "invalidates the customer's feeling", s.quotes("invalidate") or [h.quote for h in flags[RedFlag.calm_down]]
         feeling, specific = s.has("feeling"), len(s.overlap) >= 2
-        framing = s.has("acknowledge") or s.has("validate") or s.has("ownership") or s.has("check_understanding")
+        framing = s.has("acknowledge") or s.has("validate") or s.has("check_understanding")
         extras = [n for n in ("validate", "check_understanding", "thanks", "ownership") if s.has(n)]
         first_name = context.persona.name.split()[0].lower() if context.persona.name.strip() else ""
         named = bool(first_name) and re.search(rf"\b{re.escape(first_name)}\b", s.text, re.IGNORECASE)
@@ -200,12 +201,12 @@ class OfflineJudge(Judge):
         if distressed and not any_warmth and s.has("process_push"):
             return 0, "pushes process while ignoring the customer's distress", s.quotes("process_push")
         quotes = s.quotes("acknowledge", "validate", "ownership", "check_understanding", "feeling", "thanks")
-        if feeling and specific and framing and (extras or named):
-            return 3, "names the situation and the feeling, and validates or checks", quotes
-        if (feeling or specific) and (framing or extras):
+        if feeling and specific and (extras or (framing and named)):
+            return 3, "names the situation and the feeling, and validates, checks, thanks or owns it", quotes
+        if (feeling and specific) or ((feeling or specific) and (framing or extras)):
             return 2, "acknowledges the specific situation or feeling", quotes
-        if s.has("ownership") and specific:
-            return 2, "a specific apology", quotes
+        if s.has("ownership"):
+            return 2, "a full-sentence apology that owns the problem", quotes
         if RedFlag.hollow_apology in flags or s.has("generic_understand"):
             return 1, "generic or hollow acknowledgement", [h.quote for h in flags.get(RedFlag.hollow_apology, [])] + s.quotes("generic_understand")
         return 1, "no acknowledgement of the customer's situation or feeling", quotes[:1]
@@ -236,7 +237,8 @@ class OfflineJudge(Judge):
                                                           normalise(earlier), re.IGNORECASE))
         if promised_before and (s.has("broken_commitment") or s.has("dismiss")):
             return 0, "contradicts or drops an earlier commitment", s.quotes("broken_commitment", "dismiss")
-        owns = s.has("ownership_future")
+        owns = s.has("ownership_future") or any(
+            _FIRST_PERSON_FUTURE.match(s.text[h.start:h.end]) for h in s.hits.get("concrete_action", []))
         quotes = s.quotes("ownership_future", "others_will", "time", "channel", "confirmation")
         if owns and s.has("time") and s.has("channel") and s.has("confirmation"):
             return 3, "owns the next contact with time, channel and a confirmation", quotes

@@ -43,7 +43,10 @@ def stem(word: str) -> str:
     word = word.strip("'")
     for suffix in ("ing", "ies", "ied", "ed", "es", "ery", "s", "y", "e"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiousl":
+        word = word[:-1]  # dropped -> dropp -> drop
     return word
 
 
