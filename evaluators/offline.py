@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.judge import Judge
@@ -71,11 +72,11 @@ class OfflineJudge(Judge):
 
     name = JUDGE_NAME
 
-    def __init__(self, rubric: Rubric | None = None):
-        self.rubric = rubric or load_rubric()
+    def __init__(self, rubric: Rubric | None = None, source: Path = DEFAULT_RUBRIC):
+        self.rubric = rubric or load_rubric(source)
         missing = [name for name in REQUIRED_CUES if not self.rubric.cues.get(name)]
         if missing:
-            raise RubricCueError(str(DEFAULT_RUBRIC), "cues", f"missing cue groups: {', '.join(missing)}",
+            raise RubricCueError(str(source), "cues", f"missing cue groups: {', '.join(missing)}",
                                  "add each group as a list of phrases (see defuse-core.yaml)")
 
     # -- signals ---------------------------------------------------------------------------

@@ -9,9 +9,12 @@ from pathlib import Path
 import click
 
 from evaluators.batch import LineError, grade_request, read_requests
+from evaluators.offline import OfflineJudge
 from evaluators.report import build_report
+from evaluators.rubric import DEFAULT_RUBRIC, load_rubric
 from simulator.bots import reference_trainee
 from simulator.engines import ENGINES, build_engine
+from simulator.errors import DataFileError
 from simulator.persona import load_personas, persona_dir
 from simulator.play import play_session
 from simulator.state import Session
@@ -55,6 +58,24 @@ def personas_validate(directory: Path | None) -> None:
         click.echo(f"{len(loaded.errors)} problem(s); {len(loaded.personas)} valid persona(s).", err=True)
         sys.exit(1)
     click.echo(f"{len(loaded.personas)} persona(s) valid.")
+
+
+@main.group()
+def rubric() -> None:
+    """Check rubric files."""
+
+
+@rubric.command("validate")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+def rubric_validate(path: Path | None) -> None:
+    """Check a rubric file (default: the shipped one) and that the offline judge can use it."""
+    target = path or DEFAULT_RUBRIC
+    try:
+        OfflineJudge(load_rubric(target), source=target)
+    except DataFileError as error:
+        click.echo(str(error))
+        sys.exit(1)
+    click.echo(f"{target}: valid.")
 
 
 def turn_record(session: Session) -> list[dict]:

@@ -83,3 +83,22 @@ def test_grade_jsonl_round_trip_and_bad_lines(tmp_path):
     assert [r["id"] for r in results] == ["a", 2]
     assert results[0]["scores"]["perspective"] == 0 and results[0]["red_flags"] == ["calm_down"]
     assert results[1]["scores"]["empathy"] >= 2 and results[1]["evidence"]["empathy"]
+
+
+def test_rubric_validate_ok_and_bad_pattern(tmp_path):
+    assert run("rubric", "validate").exit_code == 0
+    from evaluators.rubric import DEFAULT_RUBRIC
+    broken = tmp_path / "rubric.yaml"
+    broken.write_text(DEFAULT_RUBRIC.read_text().replace("      - good luck with that", "      - good luck (with that"))
+    result = CliRunner().invoke(main, ["rubric", "validate", str(broken)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"{broken}: red_flags.sarcasm_or_insult.cues.0: Value error, 'good luck (with that' is not a valid pattern")
+
+
+def test_rubric_validate_reports_missing_cue_groups(tmp_path):
+    from evaluators.rubric import DEFAULT_RUBRIC
+    text = DEFAULT_RUBRIC.read_text()
+    broken = tmp_path / "rubric.yaml"
+    broken.write_text(text.split("\ncues:\n")[0] + "\n")
+    result = CliRunner().invoke(main, ["rubric", "validate", str(broken)])
+    assert result.exit_code == 1 and f"{broken}: cues: missing cue groups: dismiss" in result.output
