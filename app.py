@@ -16,15 +16,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: the
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evaluators.grade import TurnGrade  # noqa: E402
 from evaluators.report import build_report  # noqa: E402
 from evaluators.rubric import Dimension  # noqa: E402
-from simulator.engines import build_engine  # noqa: E402
+from simulator.engines import ENGINES, EngineUnavailable, build_engine  # noqa: E402
+from simulator.llm import LLMConfig  # noqa: E402
 from simulator.persona import Persona, load_personas, persona_dir  # noqa: E402
-from simulator.session import ReplyRejected, SessionOver, end_session, take_turn  # noqa: E402
-from simulator.state import Session, start_session  # noqa: E402
+from simulator.session import ReplyRejected, SessionOver, end_session, run_turn  # noqa: E402
+from simulator.state import Session, Turn, start_session  # noqa: E402
 
-ENGINE_NAME = "offline"
+DEFAULT_ENGINE = os.environ.get("DEFUSE_ENGINE", "offline")
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "Consolas", "monospace"])
 SCORE_WORDS = {0: "0 harmful", 1: "1 hollow", 2: "2 partial", 3: "3 strong", None: "n/a yet"}
@@ -44,8 +44,8 @@ def brief_markdown(persona: Persona, anger: float) -> str:
             f"**Not negotiable:**\n{bullets(b.not_negotiable)}")
 
 
-def feedback_markdown(grade: TurnGrade, anger_before: float, anger_after: float) -> str:
-    rows = []
+def feedback_markdown(turn: Turn) -> str:
+    grade, rows = turn.grade, []
     for dimension in Dimension:
         score = grade.scores.get(dimension)
         quotes = "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(dimension.value, [])[:2]) or "-"
@@ -53,8 +53,8 @@ def feedback_markdown(grade: TurnGrade, anger_before: float, anger_after: float)
         rows.append(f"| {dimension.value} | {SCORE_WORDS[score]} | {reason} | {quotes} |")
     flags = "".join(f"\n- **{f.value}**: " + "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(f.value, []))
                     for f in grade.red_flags) or " none"
-    note = f"\n\n> ⚠ {_esc(grade.note)}" if grade.note else ""
-    return (f"#### Last reply — anger {anger_before:g} → {anger_after:g}\n\n"
+    note = "".join(f"\n\n> ⚠ {_esc(n)}" for n in turn.notes)
+    return (f"#### Last reply — anger {turn.anger_before:g} → {turn.anger_after:g}\n\n"
             "| dimension | score | why | your words |\n|---|---|---|---|\n" + "\n".join(rows) +
             f"\n\n**Red flags:**{flags}\n\n**Tip:** {_esc(grade.tip)}\n\n*Graded by: {_esc(grade.judge)}*{note}")
 
@@ -78,36 +78,55 @@ def _personas() -> dict[str, Persona]:
     return load_personas(persona_dir()).personas
 
 
-def start(persona_id: str, anger: float, _session: Session | None = None):
-    """Begin a new conversation with the chosen persona and starting anger."""
+def engine_for(name: str, base_url: str = "", model: str = "", judge_model: str = ""):
+    """The engine chosen on the page; page settings override the environment for LLM mode."""
+    config = None
+    if name == "llm":
+        config = LLMConfig.from_env(base_url=base_url or None, customer_model=model or None,
+                                    judge_model=judge_model or None)
+    try:
+        return build_engine(name, config)
+    except EngineUnavailable as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def start(persona_id: str, anger: float, engine_name: str = DEFAULT_ENGINE, base_url: str = "", model: str = "",
+          judge_model: str = ""):
+    """Begin a new conversation with the chosen persona, starting anger and engine."""
     personas = _personas()
     if persona_id not in personas:
         raise gr.Error(f"Unknown persona '{persona_id}'.")
+    engine = engine_for(engine_name, base_url, model, judge_model)
     persona = personas[persona_id]
-    session = start_session(persona, engine=ENGINE_NAME, start_anger=anger)
+    session = start_session(persona, engine=engine.name, start_anger=anger)
     return (session, chat_messages(session), brief_markdown(persona, session.start_anger),
             "Your feedback appears here after each reply.", anger_frame(session), "", None, None,
-            status_line(session), "")
+            status_line(session), "", f"**Engine in use:** {_esc(engine.label)}")
 
 
-def send(text: str, session: Session | None):
-    """Take one trainee reply. Rejected replies stay in the box so nothing typed is lost."""
+def send(text: str, session: Session | None, base_url: str = "", model: str = "", judge_model: str = ""):
+    """Take one trainee reply, streaming the customer's answer. Refused replies stay in the box."""
     if session is None:
         raise gr.Error("Pick a persona and press Start first.")
-    engine = build_engine(session.engine)
+    engine = engine_for(session.engine, base_url, model, judge_model)
+    chat = chat_messages(session)
     try:
-        new = take_turn(session, text, engine.judge, engine.customer, engine.fallback_judge)
+        for item in run_turn(session, text, engine.turn):
+            if isinstance(item, Session):
+                last = item.turns[-1]
+                yield (item, chat_messages(item), feedback_markdown(last), anger_frame(item), "", status_line(item))
+            else:
+                partial = chat + [{"role": "user", "content": text.strip()}, {"role": "assistant", "content": item}]
+                yield session, partial, gr.skip(), gr.skip(), text, "The customer is typing…"
     except ReplyRejected as exc:
         if not (text or "").strip():
-            return session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip()
+            yield session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip()
+            return
         gr.Warning(str(exc))
-        return session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
+        yield session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
     except SessionOver as exc:
         gr.Warning(str(exc))
-        return session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
-    last = new.turns[-1]
-    return (new, chat_messages(new), feedback_markdown(last.grade, last.anger_before, last.anger_after),
-            anger_frame(new), "", status_line(new))
+        yield session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
 
 
 def finish(session: Session | None):
@@ -130,11 +149,18 @@ def build_app() -> gr.Blocks:
     personas = _personas()
     choices = [(f"{p.name} — {p.title} (anger {p.anger.start})", p.id) for p in personas.values()]
     first = next(iter(personas.values()))
-    engine = build_engine(ENGINE_NAME)
+    engine = engine_for(DEFAULT_ENGINE)
     with gr.Blocks(title="Defuse — angry-customer trainer", analytics_enabled=False) as demo:
         session = gr.State(None)
         gr.Markdown("# Defuse — practise calming an angry customer")
-        gr.Markdown(f"**Engine in use:** {engine.label}", elem_id="engine-label")
+        engine_label = gr.Markdown(f"**Engine in use:** {_esc(engine.label)}", elem_id="engine-label")
+        with gr.Accordion("Engine settings", open=False):
+            with gr.Row():
+                engine_pick = gr.Radio(list(ENGINES), value=engine.name, label="Engine (applies when you press Start)")
+                base_url = gr.Textbox(label="LLM endpoint (OpenAI-compatible base URL)",
+                                      placeholder=os.environ.get("OPENAI_BASE_URL", "e.g. http://localhost:11434/v1"))
+                model = gr.Textbox(label="Customer model", placeholder=os.environ.get("DEFUSE_CUSTOMER_MODEL", "gpt-4o-mini"))
+                judge_model = gr.Textbox(label="Judge model", placeholder=os.environ.get("DEFUSE_JUDGE_MODEL", "gpt-4o-mini"))
         with gr.Row():
             persona_pick = gr.Dropdown(choices=choices, value=first.id, label="Customer persona")
             anger_pick = gr.Slider(0, 10, value=first.anger.start, step=1, label="Starting anger (0 calm – 10 irate)")
@@ -160,16 +186,18 @@ def build_app() -> gr.Blocks:
             json_file = gr.File(label="Report (JSON)")
             md_file = gr.File(label="Report (Markdown)")
 
-        start_outputs = [session, chat, brief, feedback, plot, report, json_file, md_file, status, notice]
+        start_outputs = [session, chat, brief, feedback, plot, report, json_file, md_file, status, notice, engine_label]
+        start_inputs = [persona_pick, anger_pick, engine_pick, base_url, model, judge_model]
+        llm_inputs = [base_url, model, judge_model]
         persona_pick.change(lambda pid: personas[pid].anger.start if pid in personas else 5, persona_pick,
                             anger_pick, api_name=False)
-        start_btn.click(start, [persona_pick, anger_pick, session], start_outputs, api_name="start")
-        restart_btn.click(start, [persona_pick, anger_pick, session], start_outputs, api_name="restart")
+        start_btn.click(start, start_inputs, start_outputs, api_name="start")
+        restart_btn.click(start, start_inputs, start_outputs, api_name="restart")
         send_outputs = [session, chat, feedback, plot, reply, notice]
-        send_btn.click(send, [reply, session], send_outputs, api_name="send")
-        reply.submit(send, [reply, session], send_outputs, api_name=False)
+        send_btn.click(send, [reply, session, *llm_inputs], send_outputs, api_name="send")
+        reply.submit(send, [reply, session, *llm_inputs], send_outputs, api_name=False)
         end_btn.click(finish, [session], [session, report, json_file, md_file, status], api_name="finish")
-        demo.load(start, [persona_pick, anger_pick, session], start_outputs, api_name=False)
+        demo.load(start, start_inputs, start_outputs, api_name=False)
     return demo
 
 

@@ -9,7 +9,6 @@ from typing import TextIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evaluators.grade import GradingContext, Message, PersonaBrief, TurnGrade
-from evaluators.judge import Judge
 
 
 class GradeRequest(BaseModel):
@@ -67,7 +66,3 @@ def read_requests(stream: TextIO) -> Iterator[GradeRequest | LineError]:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "line"
             yield LineError(line=number, problem=f"{where}: {first['msg']}")
-
-
-def grade_request(judge: Judge, request: GradeRequest) -> GradeResult:
-    return GradeResult.from_grade(request.id, judge.grade(request.context(), request.reply))

@@ -40,6 +40,16 @@ class GradingContext(BaseModel):
         return [m.text for m in self.history if m.role == "trainee"]
 
 
+class CallUsage(BaseModel):
+    """Tokens of one LLM call; `estimated` when the server did not report usage."""
+
+    role: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False
+
+
 class TurnGrade(BaseModel):
     """One trainee reply, graded. `None` scores mean 'not applicable yet', never 'failed'."""
 
@@ -52,6 +62,7 @@ class TurnGrade(BaseModel):
     tip: str = ""
     judge: Annotated[str, StringConstraints(min_length=1)]
     note: str | None = Field(default=None, description="visible notice, e.g. a fallback to another judge")
+    usage: list[CallUsage] = Field(default_factory=list, description="LLM calls spent on this grade")
 
     def applicable(self) -> dict[Dimension, int]:
         return {d: s for d, s in self.scores.items() if s is not None}

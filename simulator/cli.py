@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
-from evaluators.batch import LineError, grade_request, read_requests
+from evaluators.batch import GradeResult, LineError, read_requests
 from evaluators.offline import OfflineJudge
 from evaluators.report import build_report
 from evaluators.rubric import DEFAULT_RUBRIC, load_rubric
 from simulator.bots import reference_trainee
-from simulator.engines import ENGINES, build_engine
+from simulator.engines import ENGINES, Engine, EngineUnavailable, build_engine
+from simulator.llm import LLMConfig
+from simulator.session import grade_safely
 from simulator.errors import DataFileError
 from simulator.persona import load_personas, persona_dir
 from simulator.play import play_session
@@ -78,10 +80,34 @@ def rubric_validate(path: Path | None) -> None:
     click.echo(f"{target}: valid.")
 
 
+def llm_options(command):
+    """Flags that override the LLM environment for one run (see README: Use a real LLM)."""
+    for option in reversed([
+        click.option("--base-url", default=None, help="OpenAI-compatible endpoint (else OPENAI_BASE_URL)"),
+        click.option("--model", default=None, help="customer model (else DEFUSE_CUSTOMER_MODEL)"),
+        click.option("--judge-model", default=None, help="judge model (else DEFUSE_JUDGE_MODEL)"),
+        click.option("--timeout", type=float, default=None, help="seconds per LLM request"),
+    ]):
+        command = option(command)
+    return command
+
+
+def engine_from(name: str, base_url: str | None, model: str | None, judge_model: str | None,
+                timeout: float | None) -> Engine:
+    try:
+        config = LLMConfig.from_env(base_url=base_url, customer_model=model, judge_model=judge_model,
+                                    timeout=timeout) if name == "llm" else None
+        return build_engine(name, config)
+    except EngineUnavailable as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def turn_record(session: Session) -> list[dict]:
     return [{"trainee": t.trainee, "customer": t.customer, "anger_before": t.anger_before, "anger_after": t.anger_after,
              "scores": {d.value: s for d, s in t.grade.scores.items()}, "red_flags": [f.value for f in t.grade.red_flags],
-             "evidence": t.grade.evidence, "move": t.move.value, "revealed": t.revealed} for t in session.turns]
+             "evidence": t.grade.evidence, "judge": t.grade.judge, "move": t.move.value, "revealed": t.revealed,
+             "notes": t.notes, "customer_guards": t.customer_guards,
+             "usage": [u.model_dump() for u in t.usage]} for t in session.turns]
 
 
 @main.command()
@@ -90,7 +116,9 @@ def turn_record(session: Session) -> list[dict]:
 @click.option("--engine", type=click.Choice(ENGINES), default="offline", show_default=True)
 @click.option("--anger", type=click.IntRange(0, 10), default=None, help="starting anger (default: the persona's)")
 @click.option("--json", "as_json", is_flag=True, help="print the session as JSON")
-def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json: bool) -> None:
+@llm_options
+def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json: bool, base_url: str | None,
+         model: str | None, judge_model: str | None, timeout: float | None) -> None:
     """Let a reference trainee (or a reply file) play a persona to the end."""
     loaded = load_personas(persona_dir())
     persona = loaded.personas.get(persona_id)
@@ -100,8 +128,8 @@ def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json:
         player = reference_trainee(trainee)
     except (FileNotFoundError, OSError, UnicodeDecodeError) as exc:
         raise click.UsageError(str(exc)) from None
-    chosen = build_engine(engine)
-    session = play_session(persona, player, chosen.judge, chosen.customer, engine=engine, start_anger=anger)
+    chosen = engine_from(engine, base_url, model, judge_model, timeout)
+    session = play_session(persona, player, chosen.turn, engine_name=engine, start_anger=anger)
     if as_json:
         click.echo(json.dumps({"persona": persona.id, "engine": engine, "outcome": session.outcome.value,
                                "turns": turn_record(session)}, indent=2, ensure_ascii=False))
@@ -112,6 +140,8 @@ def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json:
         flags = f"  red flags: {', '.join(f.value for f in t.grade.red_flags)}" if t.grade.red_flags else ""
         click.echo(f"\nTRAINEE: {t.trainee}\n  {scores}{flags}")
         click.echo(f"CUSTOMER (anger {t.anger_before:g} -> {t.anger_after:g}): {t.customer}")
+        for note in t.notes:
+            click.echo(f"  note: {note}")
     click.echo(f"\nOutcome: {session.outcome.value}")
     click.echo("\n" + build_report(session).to_markdown())
 
@@ -120,9 +150,11 @@ def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json:
 @click.argument("infile", type=click.File("r", encoding="utf-8"))
 @click.option("--out", "outfile", type=click.Path(path_type=Path), required=True, help="JSONL file to write")
 @click.option("--engine", type=click.Choice(ENGINES), default="offline", show_default=True)
-def grade(infile, outfile: Path, engine: str) -> None:
+@llm_options
+def grade(infile, outfile: Path, engine: str, base_url: str | None, model: str | None, judge_model: str | None,
+          timeout: float | None) -> None:
     """Grade trainee replies in the turn-grading JSONL format (see README)."""
-    judge = build_engine(engine).judge
+    chosen = engine_from(engine, base_url, model, judge_model, timeout)
     graded = failed = 0
     with open(outfile, "w", encoding="utf-8") as out:
         for item in read_requests(infile):
@@ -130,7 +162,9 @@ def grade(infile, outfile: Path, engine: str) -> None:
                 failed += 1
                 click.echo(f"{infile.name}: line {item.line}: {item.problem}", err=True)
                 continue
-            out.write(grade_request(judge, item).model_dump_json() + "\n")
+            result = GradeResult.from_grade(item.id, grade_safely(chosen.judge, chosen.offline_judge, item.context(),
+                                                                  item.reply))
+            out.write(result.model_dump_json() + "\n")
             out.flush()
             graded += 1
     click.echo(f"graded {graded} reply(ies) into {outfile}" + (f"; {failed} line(s) skipped" if failed else ""), err=True)

@@ -6,9 +6,9 @@ import hashlib
 import re
 from abc import ABC, abstractmethod
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from evaluators.grade import TurnGrade
+from evaluators.grade import CallUsage, TurnGrade
 from evaluators.rubric import Dimension, RedFlag
 from evaluators.text import normalise, sentences
 from simulator.mood import MoodUpdate, band
@@ -41,6 +41,8 @@ class CustomerReply(BaseModel):
     move: Move
     revealed: list[str]
     lines: list[str]
+    guards: list[str] = Field(default_factory=list, description="guards that fired (LLM customer)")
+    usage: list[CallUsage] = Field(default_factory=list)
 
 
 class Customer(ABC):

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from evaluators.judge import Judge
 from simulator.bots import Trainee
-from simulator.customer import Customer
-from simulator.persona import Persona
-from simulator.session import ReplyRejected, end_session, take_turn
 from simulator.mood import MAX_TURNS
+from simulator.persona import Persona
+from simulator.session import ReplyRejected, TurnEngine, end_session, run_turn
 from simulator.state import Session, start_session
 
 
-def play_session(persona: Persona, trainee: Trainee, judge: Judge, customer: Customer, *,
-                 engine: str = "offline", start_anger: float | None = None) -> Session:
+def play_session(persona: Persona, trainee: Trainee, engine: TurnEngine, *, engine_name: str = "offline",
+                 start_anger: float | None = None) -> Session:
     """Run until the customer resolves, escalates or leaves, or the trainee runs out of replies."""
-    session = start_session(persona, engine=engine, start_anger=start_anger)
+    session = start_session(persona, engine=engine_name, start_anger=start_anger)
     while not session.ended and len(session.turns) < MAX_TURNS:
         reply = trainee.next_reply(session)
         if reply is None:
             break
         try:
-            session = take_turn(session, reply, judge, customer)
+            *_, session = run_turn(session, reply, engine)
         except ReplyRejected:
             break  # a reply the engine refuses (too long) ends a scripted run; the turns so far are kept
     return end_session(session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaluators.grade import GradingContext, Message, PersonaBrief, TurnGrade
+from evaluators.grade import CallUsage, GradingContext, Message, PersonaBrief, TurnGrade
 from simulator.persona import Move, Outcome, Persona
 
 
@@ -22,6 +22,9 @@ class Turn(BaseModel):
     move: Move
     revealed: list[str] = Field(default_factory=list)
     mood_reasons: list[str] = Field(default_factory=list)
+    customer_guards: list[str] = Field(default_factory=list, description="LLM customer guards that fired")
+    notes: list[str] = Field(default_factory=list, description="visible notices: fallbacks, ignored text")
+    usage: list[CallUsage] = Field(default_factory=list, description="LLM calls spent on this turn")
 
 
 class Session(BaseModel):

@@ -49,3 +49,10 @@ def context(customer_text: str, *earlier: tuple[str, str], name: str = "Dana Whi
 @pytest.fixture()
 def shipped_dir() -> Path:
     return DEFAULT_PERSONA_DIR
+
+
+@pytest.fixture(scope="session")
+def offline(judge, customer):
+    from simulator.session import TurnEngine
+
+    return TurnEngine(judge=judge, customer=customer, pre_scorer=judge, fallback_customer=customer)

@@ -64,11 +64,11 @@ def test_page_names_the_engine_and_loads_no_external_assets(server):
 
 def test_a_whole_session_through_the_page(server, tmp_path):
     client = Client(server, verbose=False, download_files=str(tmp_path))
-    chat, brief, feedback, plot, *_ = client.predict("late-birthday-gift", 3, api_name="/start")
+    chat, brief, feedback, plot, *_ = client.predict("late-birthday-gift", 3, "offline", "", "", "", api_name="/start")
     assert "next-day delivery" in text_of(chat[0]) and "You may offer" in brief
     assert angers(plot) == [3]
 
-    chat, feedback, plot, box, notice = client.predict("Calm down, you should have checked the address.", api_name="/send")
+    chat, feedback, plot, box, notice = client.predict("Calm down, you should have checked the address.", "", "", "", api_name="/send")
     assert len(chat) == 3 and text_of(chat[1]) == "Calm down, you should have checked the address."
     assert "calm_down" in feedback and "0 harmful" in feedback and "Tip:" in feedback
     trajectory = angers(plot)
@@ -76,12 +76,12 @@ def test_a_whole_session_through_the_page(server, tmp_path):
     assert box == ""
 
     too_long = "x" * 2500
-    _, _, _, box, notice = client.predict(too_long, api_name="/send")
+    _, _, _, box, notice = client.predict(too_long, "", "", "", api_name="/send")
     assert box == too_long, "a refused reply stays in the box"
     assert "limit is 2,000" in notice
 
     html = "<script>alert(1)</script> I'm sorry your son's present is missing."
-    chat, feedback, *_ = client.predict(html, api_name="/send")
+    chat, feedback, *_ = client.predict(html, "", "", "", api_name="/send")
     assert any(html in text_of(m) for m in chat), "the trainee's words are kept verbatim"
 
     report, json_path, md_path, status = client.predict(api_name="/finish")
@@ -94,9 +94,9 @@ def test_a_whole_session_through_the_page(server, tmp_path):
 
 def test_sessions_are_per_user(server):
     one, two = Client(server, verbose=False), Client(server, verbose=False)
-    one.predict("saas-budget-discount", 5, api_name="/start")
-    two.predict("late-birthday-gift", 7, api_name="/start")
-    chat, *_ = one.predict("Whatever.", api_name="/send")
+    one.predict("saas-budget-discount", 5, "offline", "", "", "", api_name="/start")
+    two.predict("late-birthday-gift", 7, "offline", "", "", "", api_name="/start")
+    chat, *_ = one.predict("Whatever.", "", "", "", api_name="/send")
     assert "budget" in text_of(chat[0]).lower() and len(chat) == 3
-    chat, *_ = two.predict("I'm so sorry your son's present is missing.", api_name="/send")
+    chat, *_ = two.predict("I'm so sorry your son's present is missing.", "", "", "", api_name="/send")
     assert "next-day delivery" in text_of(chat[0]) and len(chat) == 3

@@ -6,8 +6,8 @@ from simulator.session import end_session, take_turn
 from simulator.state import start_session
 
 
-def test_report_of_a_poor_session(personas, judge, customer, rubric):
-    session = play_session(personas["late-birthday-gift"], PoorTrainee(), judge, customer)
+def test_report_of_a_poor_session(personas, offline, rubric):
+    session = play_session(personas["late-birthday-gift"], PoorTrainee(), offline)
     report = build_report(session, rubric)
     assert report.outcome == session.outcome.value and report.turns == len(session.turns)
     assert report.anger_trajectory == session.anger_trajectory
@@ -20,8 +20,8 @@ def test_report_of_a_poor_session(personas, judge, customer, rubric):
         assert tip.quote.strip("…") in session.turns[tip.turn - 1].trainee
 
 
-def test_report_means_skip_not_applicable_turns(personas, judge, customer, rubric):
-    session = play_session(personas["musician-broken-guitar"], GoodTrainee(), judge, customer)
+def test_report_means_skip_not_applicable_turns(personas, offline, rubric):
+    session = play_session(personas["musician-broken-guitar"], GoodTrainee(), offline)
     report = build_report(session, rubric)
     plans = [t.grade.scores[D.plan] for t in session.turns if t.grade.scores[D.plan] is not None]
     assert report.dimensions[D.plan].turns_graded == len(plans) < len(session.turns)

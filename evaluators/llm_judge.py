@@ -1,0 +1,185 @@
+"""The LLM judge: structured output on pydantic models, bounded re-asks, never an invented score.
+
+The verdict is modelled as evidence, then reasoning, then a range-checked score, so the model
+commits to quotes before it scores. Quotes are checked against the reply; a verdict whose
+quotes are not the trainee's words, or which scores 2-3 with no evidence, is re-asked. After
+the last attempt the judge raises `JudgeFailed`; the caller falls back to the offline judge
+and says so on the grade.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evaluators.grade import CallUsage, GradingContext, TurnGrade
+from evaluators.judge import Judge
+from evaluators.offline import OfflineJudge
+from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
+from evaluators.text import find_cues, normalise
+from simulator.tokens import count_message_tokens, count_tokens
+
+PROMPT = Path(__file__).resolve().parent / "prompts" / "judge.md"
+MAX_ATTEMPTS = 3
+log = logging.getLogger(__name__)
+
+
+class DimensionVerdict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    evidence: list[str] = Field(description="exact quotes from the trainee reply; empty if none")
+    reasoning: str = Field(description="one or two sentences")
+    score: int | None = Field(ge=0, le=3, description="0-3, or null if not applicable yet")
+
+
+class RedFlagVerdict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flag: RedFlag
+    quote: str = Field(description="the exact words from the trainee reply")
+
+
+class JudgeVerdict(BaseModel):
+    """What the LLM must return; field order is the order it reasons in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    perspective: DimensionVerdict
+    facilitator: DimensionVerdict
+    empathy: DimensionVerdict
+    plan: DimensionVerdict
+    follow_through: DimensionVerdict
+    red_flags: list[RedFlagVerdict]
+
+
+class JudgeFailed(RuntimeError):
+    """The LLM gave no usable verdict within the attempts allowed; `attempts` says what went wrong."""
+
+    def __init__(self, attempts: list[str], usage: list[CallUsage] | None = None):
+        self.attempts, self.usage = attempts, usage or []
+        super().__init__(f"no valid verdict after {len(attempts)} attempt(s): {attempts[-1]}")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", normalise(text)).strip().lower()
+
+
+def verdict_problems(verdict: JudgeVerdict, reply: str) -> list[str]:
+    """Checks the schema cannot express: quotes must be the trainee's words; high scores need them."""
+    haystack = _squash(reply)
+    problems = []
+    for dimension in Dimension:
+        item: DimensionVerdict = getattr(verdict, dimension.value)
+        for quote in item.evidence:
+            if _squash(quote).strip('"“”…. ') not in haystack:
+                problems.append(f"{dimension.value}: evidence {quote[:60]!r} is not in the trainee's reply")
+        if item.score is not None and item.score >= 2 and not item.evidence:
+            problems.append(f"{dimension.value}: a score of {item.score} needs evidence quoted from the reply")
+    for flag in verdict.red_flags:
+        if _squash(flag.quote).strip('"“”…. ') not in haystack:
+            problems.append(f"red flag {flag.flag.value}: quote {flag.quote[:60]!r} is not in the trainee's reply")
+    return problems
+
+
+def strip_grader_address(reply: str, rubric: Rubric) -> tuple[str, list[str]]:
+    """Remove sentences addressed to the grader; they are data that must never raise a score."""
+    hits = find_cues(normalise(reply), rubric.cues.get("grader_address", []))
+    removed = list(dict.fromkeys(h.quote for h in hits))
+    cleaned = normalise(reply)
+    for sentence in removed:
+        cleaned = cleaned.replace(sentence, " ")
+    return re.sub(r"\s+", " ", cleaned).strip(), removed
+
+
+def system_prompt(rubric: Rubric, context: GradingContext) -> str:
+    dimensions = "\n\n".join(
+        f"## {d.value} ({spec.name})\n" + "\n".join(f"- {level}: {text}" for level, text in sorted(spec.levels.items()))
+        for d, spec in rubric.dimensions.items())
+    flags = "\n".join(f"- {f.value}: {spec.description}" for f, spec in rubric.red_flags.items())
+    persona = f"{context.persona.name}: {context.persona.situation}".strip(": ") or "(not given)"
+    return PROMPT.read_text(encoding="utf-8").format(dimensions=dimensions, red_flags=flags, persona=persona)
+
+
+def user_prompt(context: GradingContext, reply: str, budget_tokens: int) -> str:
+    """The conversation (trimmed from the oldest end to fit the budget) and the delimited reply."""
+    lines = [f"{m.role.upper()}: {m.text}" for m in context.history]
+    while len(lines) > 1 and count_tokens("\n".join(lines)) > budget_tokens:
+        lines.pop(0)
+    if len(lines) < len(context.history):
+        lines.insert(0, f"(… {len(context.history) - len(lines)} earlier message(s) omitted …)")
+    safe_reply = reply.replace("</trainee_reply>", "</ trainee_reply>")
+    return ("# Conversation so far\n\n" + "\n".join(lines) +
+            f"\n\n# Grade this trainee reply\n\n<trainee_reply>\n{safe_reply}\n</trainee_reply>")
+
+
+def usage_of(raw: BaseMessage | None, role: str, model: str, prompt: list[tuple[str, str]]) -> CallUsage:
+    meta = getattr(raw, "usage_metadata", None) if raw is not None else None
+    if meta:
+        return CallUsage(role=role, model=model, prompt_tokens=meta.get("input_tokens", 0),
+                         completion_tokens=meta.get("output_tokens", 0))
+    completion = count_tokens(raw.content if isinstance(raw, AIMessage) and isinstance(raw.content, str) else "")
+    return CallUsage(role=role, model=model, prompt_tokens=count_message_tokens(prompt),
+                     completion_tokens=completion, estimated=True)
+
+
+class LLMJudge(Judge):
+    """Grades with a chat model; raises `JudgeFailed` (never guesses) when it cannot."""
+
+    name = "llm"
+
+    def __init__(self, model: BaseChatModel, rubric: Rubric | None = None, model_name: str = "llm",
+                 budget_tokens: int = 3000, method: str = "json_schema"):
+        self.model, self.rubric = model, rubric or load_rubric()
+        self.model_name, self.budget_tokens = model_name, budget_tokens
+        self.structured = model.with_structured_output(JudgeVerdict, include_raw=True, method=method)
+        self.offline = OfflineJudge(self.rubric)
+
+    def grade(self, context: GradingContext, reply: str) -> TurnGrade:
+        cleaned, removed = strip_grader_address(reply, self.rubric)
+        messages: list[BaseMessage] = [SystemMessage(system_prompt(self.rubric, context)),
+                                       HumanMessage(user_prompt(context, cleaned, self.budget_tokens))]
+        attempts: list[str] = []
+        usage: list[CallUsage] = []
+        for _ in range(MAX_ATTEMPTS):
+            prompt = [(m.type, str(m.content)) for m in messages]
+            try:
+                result = self.structured.invoke(messages)
+            except ValidationError as exc:  # some providers raise instead of returning parsing_error
+                result = {"raw": None, "parsed": None, "parsing_error": exc}
+            raw, parsed, error = result.get("raw"), result.get("parsed"), result.get("parsing_error")
+            usage.append(usage_of(raw, "judge", self.model_name, prompt))
+            problems = [f"invalid output: {str(error).splitlines()[0][:200]}"] if error or parsed is None else \
+                verdict_problems(parsed, cleaned)
+            if not problems:
+                return self._to_grade(parsed, removed, len(attempts) + 1).model_copy(update={"usage": usage})
+            attempts.append("; ".join(problems))
+            log.info("LLM judge re-ask %d: %s", len(attempts), attempts[-1])
+            if raw is not None:
+                messages.append(raw if isinstance(raw, AIMessage) else AIMessage(str(raw)))
+            messages.append(HumanMessage("Your answer was not usable: " + "; ".join(problems) +
+                                         ". Answer again in the required format, quoting the reply verbatim."))
+        raise JudgeFailed(attempts, usage)
+
+    def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int) -> TurnGrade:
+        scores = {d: getattr(verdict, d.value).score for d in Dimension}
+        evidence: dict[str, list[str]] = {d.value: getattr(verdict, d.value).evidence for d in Dimension
+                                          if getattr(verdict, d.value).evidence}
+        flags: list[RedFlag] = []
+        for item in verdict.red_flags:
+            if item.flag not in flags:
+                flags.append(item.flag)
+            evidence.setdefault(item.flag.value, []).append(item.quote)
+        notes = []
+        if removed:
+            notes.append("text addressed to the grader was ignored: " + " | ".join(removed))
+        if attempts > 1:
+            notes.append(f"the LLM judge needed {attempts} attempts")
+        return TurnGrade(scores=scores, red_flags=flags, evidence=evidence,
+                         reasons={d: getattr(verdict, d.value).reasoning for d in Dimension},
+                         tip=self.offline.tip(scores, flags), judge=f"llm judge ({self.model_name})",
+                         note="; ".join(notes) or None)
