@@ -9,6 +9,7 @@ and says so on the grade.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ from simulator.tokens import count_message_tokens, count_tokens
 
 PROMPT = Path(__file__).resolve().parent / "prompts" / "judge.md"
 MAX_ATTEMPTS = 3
+UNUSABLE_OUTPUT = {"LengthFinishReasonError", "ContentFilterFinishReasonError", "OutputParserException"}
 log = logging.getLogger(__name__)
 
 
@@ -102,7 +104,9 @@ def system_prompt(rubric: Rubric, context: GradingContext) -> str:
         for d, spec in rubric.dimensions.items())
     flags = "\n".join(f"- {f.value}: {spec.description}" for f, spec in rubric.red_flags.items())
     persona = f"{context.persona.name}: {context.persona.situation}".strip(": ") or "(not given)"
-    return PROMPT.read_text(encoding="utf-8").format(dimensions=dimensions, red_flags=flags, persona=persona)
+    schema = json.dumps(JudgeVerdict.model_json_schema(), separators=(",", ":"))
+    return PROMPT.read_text(encoding="utf-8").format(dimensions=dimensions, red_flags=flags, persona=persona,
+                                                     schema=schema)
 
 
 def user_prompt(context: GradingContext, reply: str, budget_tokens: int) -> str:
@@ -135,7 +139,7 @@ class LLMJudge(Judge):
     def __init__(self, model: BaseChatModel, rubric: Rubric | None = None, model_name: str = "llm",
                  budget_tokens: int = 3000, method: str = "json_schema"):
         self.model, self.rubric = model, rubric or load_rubric()
-        self.model_name, self.budget_tokens = model_name, budget_tokens
+        self.model_name, self.budget_tokens, self.method = model_name, budget_tokens, method
         self.structured = model.with_structured_output(JudgeVerdict, include_raw=True, method=method)
         self.offline = OfflineJudge(self.rubric)
 
@@ -148,7 +152,7 @@ class LLMJudge(Judge):
         for _ in range(MAX_ATTEMPTS):
             prompt = [(m.type, str(m.content)) for m in messages]
             try:
-                result = self.structured.invoke(messages)
+                result = self._invoke(messages)
             except ValidationError as exc:  # some providers raise instead of returning parsing_error
                 result = {"raw": None, "parsed": None, "parsing_error": exc}
             raw, parsed, error = result.get("raw"), result.get("parsed"), result.get("parsing_error")
@@ -159,11 +163,29 @@ class LLMJudge(Judge):
                 return self._to_grade(parsed, removed, len(attempts) + 1).model_copy(update={"usage": usage})
             attempts.append("; ".join(problems))
             log.info("LLM judge re-ask %d: %s", len(attempts), attempts[-1])
-            if raw is not None:
-                messages.append(raw if isinstance(raw, AIMessage) else AIMessage(str(raw)))
-            messages.append(HumanMessage("Your answer was not usable: " + "; ".join(problems) +
-                                         ". Answer again in the required format, quoting the reply verbatim."))
+            # The correction goes after the unchanged prompt (not after the bad answer): shorter, and
+            # servers with a prompt cache reuse the prefix.
+            messages = messages[:2] + [HumanMessage("Your previous answer was not usable: " + "; ".join(problems) +
+                                                    ". Answer again as one JSON object in the required format, "
+                                                    "quoting the reply verbatim.")]
         raise JudgeFailed(attempts, usage)
+
+    def _invoke(self, messages: list[BaseMessage]) -> dict:
+        """Call the model; a server that rejects structured-output parameters gets plain JSON mode instead."""
+        try:
+            return self.structured.invoke(messages)
+        except ValidationError:
+            raise
+        except Exception as exc:
+            if type(exc).__name__ in UNUSABLE_OUTPUT:  # the model answered, but not in a usable form
+                return {"raw": None, "parsed": None, "parsing_error": exc}
+            if self.method == "json_mode" or not re.search(r"response_format|json_schema|tool", str(exc), re.I):
+                raise
+            log.warning("server rejected %s structured output (%s); switching to json_mode", self.method,
+                        str(exc).splitlines()[0][:120])
+            self.method = "json_mode"
+            self.structured = self.model.with_structured_output(JudgeVerdict, include_raw=True, method="json_mode")
+            return self.structured.invoke(messages)
 
     def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int) -> TurnGrade:
         scores = {d: getattr(verdict, d.value).score for d in Dimension}

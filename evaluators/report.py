@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
 from simulator.state import Session
+from simulator.tokens import PriceTable
 
 
 class TurnQuote(BaseModel):
@@ -31,6 +32,16 @@ class CoachingTip(BaseModel):
     quote: str
 
 
+class UsageSummary(BaseModel):
+    """LLM spending for the session; cost is None when a model has no price in the table."""
+
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+    cost_usd: float | None
+
+
 class SessionReport(BaseModel):
     persona_id: str
     persona_name: str
@@ -43,6 +54,8 @@ class SessionReport(BaseModel):
     anger_trajectory: list[float]
     tips: list[CoachingTip]
     notes: list[str]
+    usage: UsageSummary
+    simulator_events: dict[str, int]
 
     def to_markdown(self) -> str:
         lines = [f"# Defuse session report: {self.persona_name}", "",
@@ -61,6 +74,14 @@ class SessionReport(BaseModel):
                   ", ".join(f"{k}: {v}" for k, v in flagged.items()) if flagged else "None.", "", "## Coaching tips", ""]
         lines += [f"{i}. Turn {t.turn} ({t.dimension}): {t.tip}  \n   You said: “{t.quote}”"
                   for i, t in enumerate(self.tips, 1)] or ["No turns to coach on."]
+        if self.usage.calls:
+            cost = "unknown (no price for this model)" if self.usage.cost_usd is None else f"${self.usage.cost_usd:.4f}"
+            lines += ["", "## LLM usage", "",
+                      f"{self.usage.calls} call(s), {self.usage.prompt_tokens:,} prompt + "
+                      f"{self.usage.completion_tokens:,} completion tokens"
+                      f"{' (some estimated with tiktoken)' if self.usage.estimated else ''}; estimated cost {cost}"]
+        if self.simulator_events:
+            lines += ["", "Simulator guards: " + ", ".join(f"{k}: {v}" for k, v in self.simulator_events.items())]
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
@@ -76,7 +97,7 @@ def _quote(turn_text: str, quotes: list[str] | None) -> str:
     return turn_text if len(turn_text) <= 160 else turn_text[:157] + "…"
 
 
-def build_report(session: Session, rubric: Rubric | None = None) -> SessionReport:
+def build_report(session: Session, rubric: Rubric | None = None, prices: PriceTable | None = None) -> SessionReport:
     """Aggregate the graded turns of a session into the report the trainee reads at the end."""
     rubric = rubric or load_rubric()
     dimensions: dict[Dimension, DimensionSummary] = {}
@@ -98,8 +119,19 @@ def build_report(session: Session, rubric: Rubric | None = None) -> SessionRepor
         outcome=session.outcome.value if session.outcome else "in progress", turns=len(session.turns),
         dimensions=dimensions, red_flags={f: flags.get(f, 0) for f in RedFlag},
         anger_trajectory=session.anger_trajectory, tips=coaching_tips(session, rubric),
-        notes=[f"turn {t.number}: {t.grade.note}" for t in session.turns if t.grade.note],
+        notes=[f"turn {t.number}: {note}" for t in session.turns for note in t.notes],
+        usage=usage_summary(session, prices or PriceTable.from_env()),
+        simulator_events=dict(Counter(g.partition(":")[0] for t in session.turns for g in t.customer_guards)),
     )
+
+
+def usage_summary(session: Session, prices: PriceTable) -> UsageSummary:
+    calls = [u for t in session.turns for u in t.usage]
+    costs = [prices.cost(u) for u in calls]
+    return UsageSummary(calls=len(calls), prompt_tokens=sum(u.prompt_tokens for u in calls),
+                        completion_tokens=sum(u.completion_tokens for u in calls),
+                        estimated=any(u.estimated for u in calls),
+                        cost_usd=None if None in costs else round(sum(costs), 6))
 
 
 def coaching_tips(session: Session, rubric: Rubric, count: int = 3) -> list[CoachingTip]:

@@ -54,7 +54,8 @@ def build_engine(name: str = "offline", config: LLMConfig | None = None) -> Engi
     from simulator.llm import chat_model
     from simulator.llm_customer import LLMCustomer
 
-    judge = LLMJudge(chat_model(config, "judge"), model_name=config.judge_model, budget_tokens=config.token_budget)
+    judge = LLMJudge(chat_model(config, "judge"), model_name=config.judge_model, budget_tokens=config.token_budget,
+                     method=config.judge_method)
     customer = LLMCustomer(chat_model(config, "customer"), model_name=config.customer_model,
                            budget_tokens=config.token_budget, fallback=offline_customer)
     label = f"LLM engine: {config.describe()}; any turn the endpoint fails is handled offline, and says so"

@@ -26,6 +26,9 @@ ENV_FIELDS = {
     "DEFUSE_LLM_TIMEOUT": "timeout",
     "DEFUSE_LLM_MAX_RETRIES": "max_retries",
     "DEFUSE_TOKEN_BUDGET": "token_budget",
+    "DEFUSE_JUDGE_METHOD": "judge_method",
+    "DEFUSE_CUSTOMER_MAX_TOKENS": "customer_max_tokens",
+    "DEFUSE_JUDGE_MAX_TOKENS": "judge_max_tokens",
     "AZURE_OPENAI_ENDPOINT": "azure_endpoint",
     "AZURE_OPENAI_API_KEY": "azure_api_key",
     "OPENAI_API_VERSION": "api_version",
@@ -46,6 +49,10 @@ class LLMConfig(BaseModel):
     max_retries: int = Field(default=1, ge=0, le=10)
     token_budget: int = Field(default=3000, ge=500, description="prompt tokens allowed per call")
     customer_temperature: float = Field(default=0.8, ge=0, le=2)
+    customer_max_tokens: int = Field(default=200, ge=16, description="a customer message is short")
+    judge_max_tokens: int = Field(default=1500, ge=32)
+    judge_method: Literal["json_schema", "function_calling", "json_mode"] = Field(
+        default="json_schema", description="how the judge asks for structured output")
     azure_endpoint: str | None = None
     azure_api_key: SecretStr | None = None
     api_version: str | None = None
@@ -75,7 +82,9 @@ class LLMConfig(BaseModel):
 def chat_model(config: LLMConfig, role: Role) -> BaseChatModel:
     """Build the chat model for one role. The judge runs at temperature 0 for repeatable grades."""
     temperature = config.customer_temperature if role == "customer" else 0.0
-    common = {"temperature": temperature, "timeout": config.timeout, "max_retries": config.max_retries}
+    max_tokens = config.customer_max_tokens if role == "customer" else config.judge_max_tokens
+    common = {"temperature": temperature, "timeout": config.timeout, "max_retries": config.max_retries,
+              "max_tokens": max_tokens}
     if config.provider == "azure":
         from langchain_openai import AzureChatOpenAI
 
@@ -86,5 +95,7 @@ def chat_model(config: LLMConfig, role: Role) -> BaseChatModel:
 
     # Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK requires one.
     key = config.api_key or SecretStr("not-needed")
+    # The SDK sends `max_completion_tokens`; several compatible servers only honour `max_tokens`.
+    extra = {"extra_body": {"max_tokens": max_tokens}} if config.base_url else {}
     return ChatOpenAI(model=config.model_name(role), base_url=config.base_url, api_key=key,
-                      stream_usage=True, **common)
+                      stream_usage=True, **common, **extra)

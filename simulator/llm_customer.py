@@ -177,7 +177,11 @@ class LLMCustomer(Customer):
                          completion_tokens=count_tokens(text), estimated=True)
 
 
+_TEMPLATE_TOKENS = re.compile(r"</?s>|\[/?INST\]|<<\/?SYS>>|<\|[a-z_]+\|>|<(start|end)_of_turn>(user|model)?")
+
+
 def clean(text: str) -> str:
-    """Drop a speaker prefix or surrounding quotes a model sometimes adds."""
-    text = re.sub(r"^\s*(customer|[A-Z][a-z]+ [A-Z][a-z]+)\s*:\s*", "", text.strip())
-    return text.strip().strip('"').strip()
+    """Drop chat-template tokens, a speaker prefix or surrounding quotes a model sometimes adds."""
+    text = _TEMPLATE_TOKENS.sub(" ", text)
+    text = re.sub(r"^\s*((?i:customer)|[A-Z][a-z]+ [A-Z][a-z]+)\s*:\s*", "", text.strip())
+    return re.sub(r"[ \t]+", " ", text).strip().strip('"').strip()

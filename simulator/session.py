@@ -44,6 +44,12 @@ class TurnEngine:
     fallback_customer: Customer
 
 
+def short_error(exc: BaseException, limit: int = 160) -> str:
+    """One readable line for a notice: the exception's first line, trimmed."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
 def check_reply(text: str) -> str:
     """Return the reply stripped, or raise `ReplyRejected` (empty, or longer than the limit)."""
     reply = (text or "").strip()
@@ -64,7 +70,7 @@ def grade_safely(judge: Judge, fallback: Judge, context: GradingContext, reply: 
             raise
         log.warning("judge %s failed: %s", judge.name, exc)
         grade = fallback.grade(context, reply)
-        return grade.model_copy(update={"note": f"graded offline: the {judge.name} judge failed: {exc}",
+        return grade.model_copy(update={"note": f"graded offline: the {judge.name} judge failed: {short_error(exc)}",
                                         "usage": getattr(exc, "usage", [])})
 
 
@@ -88,7 +94,8 @@ def _customer_stream(engine: TurnEngine, session: Session, reply: str, grade: Tu
     except Exception as exc:  # a dead endpoint must not cost the turn; the turn records why
         log.warning("customer %s failed: %s", engine.customer.name, exc)
         offline = engine.fallback_customer.respond(session, reply, grade, mood)
-        yield offline.model_copy(update={"guards": [f"customer_failed: {exc}"]})
+        yield offline.model_copy(update={"guards": [f"customer_failed: the {engine.customer.name} customer failed "
+                                                    f"({short_error(exc)}); an authored line was used"]})
 
 
 def run_turn(session: Session, text: str, engine: TurnEngine) -> Iterator[str | Session]:
@@ -112,7 +119,7 @@ def run_turn(session: Session, text: str, engine: TurnEngine) -> Iterator[str | 
     assert answer is not None
     mood = spoken_mood if grade is pre_grade else _mood(session, grade, reply)
     outcome = spoken_mood.outcome  # what the customer actually said decides how the conversation ends
-    notes = [n for n in [grade.note] if n] + [g for g in answer.guards if g.startswith("customer_failed")]
+    notes = [n for n in [grade.note] if n] + [g.partition(": ")[2] for g in answer.guards if g.startswith("customer_failed")]
     if "fallback_to_authored_line" in answer.guards:
         notes.append("the LLM customer kept breaking its guards; an authored line was used")
     turn = Turn(number=len(session.turns) + 1, trainee=reply, customer=answer.text, anger_before=session.anger,

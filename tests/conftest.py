@@ -56,3 +56,43 @@ def offline(judge, customer):
     from simulator.session import TurnEngine
 
     return TurnEngine(judge=judge, customer=customer, pre_scorer=judge, fallback_customer=customer)
+
+
+# -- LLM fakes -----------------------------------------------------------------------------------
+
+def fake_chat(*replies: str):
+    """LangChain's fake chat model, streaming the given replies one per call."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    return GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies]))
+
+
+class Recorded:
+    """A real ChatOpenAI whose HTTP transport replays recorded OpenAI responses and keeps the requests."""
+
+    def __init__(self, *bodies):
+        import httpx
+        from langchain_openai import ChatOpenAI
+
+        self.bodies, self.requests = list(bodies), []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            import json as _json
+
+            self.requests.append(_json.loads(request.content))
+            body = self.bodies.pop(0)
+            if isinstance(body, httpx.Response):
+                return body
+            return httpx.Response(200, json=body)
+
+        self.model = ChatOpenAI(model="recorded", base_url="http://recorded.test/v1", api_key="test",
+                                max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+
+def completion(content: str, prompt_tokens: int = 900, completion_tokens: int = 150) -> dict:
+    """An OpenAI chat.completion response body, as the API returns it."""
+    return {"id": "chatcmpl-rec", "object": "chat.completion", "created": 1, "model": "recorded",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
