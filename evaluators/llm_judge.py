@@ -23,6 +23,7 @@ from evaluators.judge import Judge
 from evaluators.offline import OfflineJudge
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
 from evaluators.text import find_cues, normalise
+from simulator.llm import fold_system
 from simulator.tokens import count_message_tokens, count_tokens
 
 PROMPT = Path(__file__).resolve().parent / "prompts" / "judge.md"
@@ -137,9 +138,10 @@ class LLMJudge(Judge):
     name = "llm"
 
     def __init__(self, model: BaseChatModel, rubric: Rubric | None = None, model_name: str = "llm",
-                 budget_tokens: int = 3000, method: str = "json_schema"):
+                 budget_tokens: int = 3000, method: str = "json_schema", merge_system: bool = False):
         self.model, self.rubric = model, rubric or load_rubric()
         self.model_name, self.budget_tokens, self.method = model_name, budget_tokens, method
+        self.merge_system = merge_system
         self.structured = model.with_structured_output(JudgeVerdict, include_raw=True, method=method)
         self.offline = OfflineJudge(self.rubric)
 
@@ -172,13 +174,19 @@ class LLMJudge(Judge):
 
     def _invoke(self, messages: list[BaseMessage]) -> dict:
         """Call the model; a server that rejects structured-output parameters gets plain JSON mode instead."""
+        if self.merge_system:
+            messages = fold_system(messages)
         try:
             return self.structured.invoke(messages)
         except ValidationError:
             raise
         except Exception as exc:
             if type(exc).__name__ in UNUSABLE_OUTPUT:  # the model answered, but not in a usable form
-                return {"raw": None, "parsed": None, "parsing_error": exc}
+                usage = getattr(getattr(exc, "completion", None), "usage", None)
+                raw = AIMessage("", usage_metadata={"input_tokens": usage.prompt_tokens,
+                                                    "output_tokens": usage.completion_tokens,
+                                                    "total_tokens": usage.total_tokens}) if usage else None
+                return {"raw": raw, "parsed": None, "parsing_error": exc}
             if self.method == "json_mode" or not re.search(r"response_format|json_schema|tool", str(exc), re.I):
                 raise
             log.warning("server rejected %s structured output (%s); switching to json_mode", self.method,

@@ -55,8 +55,9 @@ def build_engine(name: str = "offline", config: LLMConfig | None = None) -> Engi
     from simulator.llm_customer import LLMCustomer
 
     judge = LLMJudge(chat_model(config, "judge"), model_name=config.judge_model, budget_tokens=config.token_budget,
-                     method=config.judge_method)
+                     method=config.judge_method, merge_system=config.merge_system)
     customer = LLMCustomer(chat_model(config, "customer"), model_name=config.customer_model,
-                           budget_tokens=config.token_budget, fallback=offline_customer)
+                           budget_tokens=config.token_budget, fallback=offline_customer,
+                           merge_system=config.merge_system)
     label = f"LLM engine: {config.describe()}; any turn the endpoint fails is handled offline, and says so"
     return Engine(name, label, TurnEngine(judge, customer, offline_judge, offline_customer))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 Role = Literal["customer", "judge"]
@@ -28,6 +29,7 @@ ENV_FIELDS = {
     "DEFUSE_TOKEN_BUDGET": "token_budget",
     "DEFUSE_JUDGE_METHOD": "judge_method",
     "DEFUSE_CUSTOMER_MAX_TOKENS": "customer_max_tokens",
+    "DEFUSE_MERGE_SYSTEM": "merge_system",
     "DEFUSE_JUDGE_MAX_TOKENS": "judge_max_tokens",
     "AZURE_OPENAI_ENDPOINT": "azure_endpoint",
     "AZURE_OPENAI_API_KEY": "azure_api_key",
@@ -51,6 +53,8 @@ class LLMConfig(BaseModel):
     customer_temperature: float = Field(default=0.8, ge=0, le=2)
     customer_max_tokens: int = Field(default=200, ge=16, description="a customer message is short")
     judge_max_tokens: int = Field(default=1500, ge=32)
+    merge_system: bool = Field(default=False, description="fold the system prompt into the first user message, "
+                                                          "for chat templates without a system role (Gemma)")
     judge_method: Literal["json_schema", "function_calling", "json_mode"] = Field(
         default="json_schema", description="how the judge asks for structured output")
     azure_endpoint: str | None = None
@@ -99,3 +103,14 @@ def chat_model(config: LLMConfig, role: Role) -> BaseChatModel:
     extra = {"extra_body": {"max_tokens": max_tokens}} if config.base_url else {}
     return ChatOpenAI(model=config.model_name(role), base_url=config.base_url, api_key=key,
                       stream_usage=True, **common, **extra)
+
+
+def fold_system(messages: list[BaseMessage]) -> list[BaseMessage]:
+    """For chat templates that drop system messages: the system text opens the first user message."""
+    system = "\n\n".join(str(m.content) for m in messages if isinstance(m, SystemMessage))
+    rest = [m for m in messages if not isinstance(m, SystemMessage)]
+    if not system:
+        return rest
+    if rest and isinstance(rest[0], HumanMessage):
+        return [HumanMessage(f"{system}\n\n{rest[0].content}"), *rest[1:]]
+    return [HumanMessage(system), *rest]

@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 
 from evaluators.grade import CallUsage, TurnGrade
 from simulator.customer import Customer, CustomerReply, OfflineCustomer, classify_move, facts_earned
+from simulator.llm import fold_system
 from simulator.mood import MoodUpdate, band
 from simulator.persona import MoodBand, Move, Outcome
 from simulator.state import Session
@@ -122,8 +123,9 @@ class LLMCustomer(Customer):
     name = "llm"
 
     def __init__(self, model: BaseChatModel, model_name: str = "llm", budget_tokens: int = 3000,
-                 fallback: Customer | None = None):
+                 fallback: Customer | None = None, merge_system: bool = False):
         self.model, self.model_name, self.budget_tokens = model, model_name, budget_tokens
+        self.merge_system = merge_system
         self.fallback = fallback or OfflineCustomer()
 
     def respond(self, session: Session, reply: str, grade: TurnGrade, mood: MoodUpdate) -> CustomerReply:
@@ -143,7 +145,7 @@ class LLMCustomer(Customer):
         for attempt in range(2):
             text = ""
             chunks: list[AIMessageChunk] = []
-            for chunk in self.model.stream(messages):
+            for chunk in self.model.stream(fold_system(messages) if self.merge_system else messages):
                 chunks.append(chunk)
                 text += chunk.content if isinstance(chunk.content, str) else ""
                 yield text

@@ -91,3 +91,19 @@ def test_long_sessions_are_trimmed_to_the_budget_with_a_summary(persona, judge, 
 
 def test_clean_strips_template_tokens_and_prefixes():
     assert clean('<start_of_turn>model Customer: "Where is it?"<end_of_turn>') == "Where is it?"
+
+
+def test_system_prompt_can_be_folded_for_templates_without_a_system_role(persona):
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    seen = []
+
+    class Spy(GenericFakeChatModel):
+        def _stream(self, messages, *args, **kwargs):
+            seen.append(messages)
+            return super()._stream(messages, *args, **kwargs)
+
+    model = Spy(messages=iter([AIMessage("Where is the bike?")]))
+    LLMCustomer(model, merge_system=True).respond(start_session(persona), "Hello.", grade(empathy=1), mood(7))
+    assert not any(isinstance(m, SystemMessage) for m in seen[0])
+    assert seen[0][0].content.startswith("You are role-playing a CUSTOMER")

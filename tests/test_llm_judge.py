@@ -79,7 +79,9 @@ def test_truncated_output_counts_as_an_attempt():
     truncated = completion('{"perspective": {"evidence": [')
     truncated["choices"][0]["finish_reason"] = "length"
     judge, _ = judge_with(truncated, completion(verdict()))
-    assert judge.grade(context(CUSTOMER), REPLY).note == "the LLM judge needed 2 attempts"
+    grade = judge.grade(context(CUSTOMER), REPLY)
+    assert grade.note == "the LLM judge needed 2 attempts"
+    assert [(u.prompt_tokens, u.estimated) for u in grade.usage] == [(900, False), (900, False)]
 
 
 def test_session_falls_back_visibly_to_the_offline_judge(judge):

@@ -44,7 +44,7 @@ def start_llama() -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--model_alias", "gemma3", "--chat_format", "chatml", "--n_threads", "2"],
+         "--n_ctx", "4096", "--model_alias", "gemma3", "--chat_format", "gemma", "--n_threads", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
@@ -70,7 +70,8 @@ def llama():
 
 def config(url: str) -> LLMConfig:
     return LLMConfig(base_url=url, customer_model="gemma3", judge_model="gemma3", timeout=120, max_retries=0,
-                     judge_max_tokens=300, customer_max_tokens=60, judge_method="json_mode")
+                     judge_max_tokens=200, customer_max_tokens=60, judge_method="json_mode",
+                     merge_system=True)
 
 
 def test_a_whole_session_in_llm_mode(llama, personas):
@@ -82,7 +83,8 @@ def test_a_whole_session_in_llm_mode(llama, personas):
         llm_graded = turn.grade.judge == "llm judge (gemma3)"
         assert llm_graded or any(n.startswith("graded offline: the llm judge failed") for n in turn.notes), turn.notes
         judge_calls = [u for u in turn.usage if u.role == "judge"]
-        assert judge_calls and all(u.prompt_tokens > 1000 and not u.estimated for u in judge_calls)
+        assert judge_calls and all(u.prompt_tokens > 1000 for u in judge_calls)
+        assert any(not u.estimated for u in judge_calls), "the server's own token counts were not read"
         assert any(u.role == "customer" and u.prompt_tokens > 300 for u in turn.usage)
 
 
@@ -91,9 +93,8 @@ def test_the_customer_streams_over_http(llama, personas):
     items = list(run_turn(start_session(personas["saas-budget-discount"], engine="llm"), "Calm down.", engine.turn))
     partials, session = items[:-1], items[-1]
     assert isinstance(session, Session)
-    if "fallback_to_authored_line" not in session.turns[0].customer_guards:
-        assert len(partials) >= 2, "the reply arrived in one piece: not streamed"
-        assert partials[-1].strip()
+    assert len(partials) >= 2, "the reply arrived in one piece: not streamed"
+    assert any(p.strip() for p in partials)
 
 
 def test_killing_the_server_mid_session_loses_nothing(personas):
@@ -123,8 +124,8 @@ def test_the_page_streams_in_llm_mode(llama, tmp_path):
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "OPENAI_BASE_URL": llama, "DEFUSE_ENGINE": "llm",
            "DEFUSE_CUSTOMER_MODEL": "gemma3", "DEFUSE_JUDGE_MODEL": "gemma3", "DEFUSE_CUSTOMER_MAX_TOKENS": "60",
-           "DEFUSE_JUDGE_MAX_TOKENS": "300", "DEFUSE_LLM_MAX_RETRIES": "0",
-           "DEFUSE_JUDGE_METHOD": "json_mode"}
+           "DEFUSE_JUDGE_MAX_TOKENS": "200", "DEFUSE_LLM_MAX_RETRIES": "0",
+           "DEFUSE_JUDGE_METHOD": "json_mode", "DEFUSE_MERGE_SYSTEM": "1"}
     app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
