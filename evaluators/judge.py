@@ -15,3 +15,7 @@ class Judge(ABC):
     @abstractmethod
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
         """Return a `TurnGrade`; never raise for odd text, never invent a score."""
+
+    async def agrade(self, context: GradingContext, reply: str) -> TurnGrade:
+        """Async form for batches; judges that do I/O override it, CPU-only judges need not."""
+        return self.grade(context, reply)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Generator
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -146,6 +147,27 @@ class LLMJudge(Judge):
         self.offline = OfflineJudge(self.rubric)
 
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
+        dialogue = self._dialogue(context, reply)
+        messages = next(dialogue)
+        while True:
+            try:
+                messages = dialogue.send(self._call(messages, lambda m: self.structured.invoke(m)))
+            except StopIteration as done:
+                return done.value
+
+    async def agrade(self, context: GradingContext, reply: str) -> TurnGrade:
+        """`grade` on the event loop, for batches that keep many calls in flight."""
+        dialogue = self._dialogue(context, reply)
+        messages = next(dialogue)
+        while True:
+            try:
+                result = await self._acall(messages)
+                messages = dialogue.send(result)
+            except StopIteration as done:
+                return done.value
+
+    def _dialogue(self, context: GradingContext, reply: str) -> Generator[list[BaseMessage], dict, TurnGrade]:
+        """The attempt loop without I/O: yields the messages to send, receives the structured result."""
         cleaned, removed = strip_grader_address(reply, self.rubric)
         messages: list[BaseMessage] = [SystemMessage(system_prompt(self.rubric, context)),
                                        HumanMessage(user_prompt(context, cleaned, self.budget_tokens))]
@@ -153,10 +175,7 @@ class LLMJudge(Judge):
         usage: list[CallUsage] = []
         for _ in range(MAX_ATTEMPTS):
             prompt = [(m.type, str(m.content)) for m in messages]
-            try:
-                result = self._invoke(messages)
-            except ValidationError as exc:  # some providers raise instead of returning parsing_error
-                result = {"raw": None, "parsed": None, "parsing_error": exc}
+            result = yield messages
             raw, parsed, error = result.get("raw"), result.get("parsed"), result.get("parsing_error")
             usage.append(usage_of(raw, "judge", self.model_name, prompt))
             problems = [f"invalid output: {str(error).splitlines()[0][:200]}"] if error or parsed is None else \
@@ -172,28 +191,38 @@ class LLMJudge(Judge):
                                                     "quoting the reply verbatim.")]
         raise JudgeFailed(attempts, usage)
 
-    def _invoke(self, messages: list[BaseMessage]) -> dict:
-        """Call the model; a server that rejects structured-output parameters gets plain JSON mode instead."""
-        if self.merge_system:
-            messages = fold_system(messages)
+    def _call(self, messages: list[BaseMessage], invoke) -> dict:
+        messages = fold_system(messages) if self.merge_system else messages
         try:
-            return self.structured.invoke(messages)
-        except ValidationError:
-            raise
+            return invoke(messages)
         except Exception as exc:
-            if type(exc).__name__ in UNUSABLE_OUTPUT:  # the model answered, but not in a usable form
-                usage = getattr(getattr(exc, "completion", None), "usage", None)
-                raw = AIMessage("", usage_metadata={"input_tokens": usage.prompt_tokens,
-                                                    "output_tokens": usage.completion_tokens,
-                                                    "total_tokens": usage.total_tokens}) if usage else None
-                return {"raw": raw, "parsed": None, "parsing_error": exc}
-            if self.method == "json_mode" or not re.search(r"response_format|json_schema|tool", str(exc), re.I):
-                raise
-            log.warning("server rejected %s structured output (%s); switching to json_mode", self.method,
-                        str(exc).splitlines()[0][:120])
-            self.method = "json_mode"
-            self.structured = self.model.with_structured_output(JudgeVerdict, include_raw=True, method="json_mode")
-            return self.structured.invoke(messages)
+            retry = self._recover(exc)
+            return retry if retry is not None else invoke(messages)
+
+    async def _acall(self, messages: list[BaseMessage]) -> dict:
+        messages = fold_system(messages) if self.merge_system else messages
+        try:
+            return await self.structured.ainvoke(messages)
+        except Exception as exc:
+            retry = self._recover(exc)
+            return retry if retry is not None else await self.structured.ainvoke(messages)
+
+    def _recover(self, exc: Exception) -> dict | None:
+        """An unusable answer becomes a result to re-ask; a server without structured-output support gets
+        plain JSON mode (returns None: call again); anything else propagates."""
+        if isinstance(exc, ValidationError) or type(exc).__name__ in UNUSABLE_OUTPUT:
+            usage = getattr(getattr(exc, "completion", None), "usage", None)
+            raw = AIMessage("", usage_metadata={"input_tokens": usage.prompt_tokens,
+                                                "output_tokens": usage.completion_tokens,
+                                                "total_tokens": usage.total_tokens}) if usage else None
+            return {"raw": raw, "parsed": None, "parsing_error": exc}
+        if self.method == "json_mode" or not re.search(r"response_format|json_schema|tool", str(exc), re.I):
+            raise exc
+        log.warning("server rejected %s structured output (%s); switching to json_mode", self.method,
+                    str(exc).splitlines()[0][:120])
+        self.method = "json_mode"
+        self.structured = self.model.with_structured_output(JudgeVerdict, include_raw=True, method="json_mode")
+        return None
 
     def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int) -> TurnGrade:
         scores = {d: getattr(verdict, d.value).score for d in Dimension}

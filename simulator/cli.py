@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
-from evaluators.batch import GradeResult, LineError, read_requests
+from evaluators.batch import FALLBACK_PREFIX, LineError, count_lines, finished_ids, grade_file
 from evaluators.offline import OfflineJudge
 from evaluators.report import build_report
 from evaluators.rubric import DEFAULT_RUBRIC, load_rubric
 from simulator.bots import reference_trainee
 from simulator.engines import ENGINES, Engine, EngineUnavailable, build_engine
 from simulator.llm import LLMConfig
-from simulator.session import grade_safely
 from simulator.errors import DataFileError
 from simulator.persona import load_personas, persona_dir
 from simulator.play import play_session
@@ -93,10 +94,10 @@ def llm_options(command):
 
 
 def engine_from(name: str, base_url: str | None, model: str | None, judge_model: str | None,
-                timeout: float | None) -> Engine:
+                timeout: float | None, retries: int | None = None) -> Engine:
     try:
         config = LLMConfig.from_env(base_url=base_url, customer_model=model, judge_model=judge_model,
-                                    timeout=timeout) if name == "llm" else None
+                                    timeout=timeout, max_retries=retries) if name == "llm" else None
         return build_engine(name, config)
     except EngineUnavailable as exc:
         raise click.UsageError(str(exc)) from None
@@ -147,28 +148,48 @@ def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json:
 
 
 @main.command()
-@click.argument("infile", type=click.File("r", encoding="utf-8"))
-@click.option("--out", "outfile", type=click.Path(path_type=Path), required=True, help="JSONL file to write")
+@click.argument("infile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "outfile", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="JSONL file; results are appended as they finish, and a re-run skips ids already there")
 @click.option("--engine", type=click.Choice(ENGINES), default="offline", show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="grades in flight at once (LLM judge)")
+@click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
+              help="retries per LLM call on 429, 5xx and timeouts, with exponential backoff")
 @llm_options
-def grade(infile, outfile: Path, engine: str, base_url: str | None, model: str | None, judge_model: str | None,
-          timeout: float | None) -> None:
-    """Grade trainee replies in the turn-grading JSONL format (see README)."""
-    chosen = engine_from(engine, base_url, model, judge_model, timeout)
-    graded = failed = 0
-    with open(outfile, "w", encoding="utf-8") as out:
-        for item in read_requests(infile):
+def grade(infile: Path, outfile: Path, engine: str, concurrency: int, retries: int, base_url: str | None,
+          model: str | None, judge_model: str | None, timeout: float | None) -> None:
+    """Grade trainee replies: turn-grading JSONL, CSV, or whole transcripts (see README)."""
+    chosen = engine_from(engine, base_url, model, judge_model, timeout, retries)
+    counts = {"graded": 0, "fallback": 0, "bad": 0}
+    already = len(finished_ids(outfile))
+    with tqdm(total=count_lines(infile) if infile.suffix.lower() != ".csv" else None, initial=already,
+              unit="turn", desc="grading", file=sys.stderr, disable=None, dynamic_ncols=True) as progress:
+        def on_result(item) -> None:
             if isinstance(item, LineError):
-                failed += 1
-                click.echo(f"{infile.name}: line {item.line}: {item.problem}", err=True)
-                continue
-            result = GradeResult.from_grade(item.id, grade_safely(chosen.judge, chosen.offline_judge, item.context(),
-                                                                  item.reply))
-            out.write(result.model_dump_json() + "\n")
-            out.flush()
-            graded += 1
-    click.echo(f"graded {graded} reply(ies) into {outfile}" + (f"; {failed} line(s) skipped" if failed else ""), err=True)
-    if failed:
+                counts["bad"] += 1
+                progress.write(f"{infile.name}: line {item.line}: {item.problem}", file=sys.stderr)
+            else:
+                counts["graded"] += 1
+                counts["fallback"] += bool(item.note and item.note.startswith(FALLBACK_PREFIX))
+            progress.update(1)
+
+        try:
+            asyncio.run(grade_file(infile, outfile, chosen.judge, chosen.offline_judge, concurrency=concurrency,
+                                   on_result=on_result))
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: {counts['graded']} result(s) saved in {outfile}; run the same command "
+                       "again to continue", err=True)
+            sys.exit(130)
+    summary = f"graded {counts['graded']} reply(ies) into {outfile}"
+    if already:
+        summary += f" ({already} already there, skipped)"
+    if counts["fallback"]:
+        summary += f"; {counts['fallback']} graded offline after the LLM judge failed (a re-run retries them)"
+    if counts["bad"]:
+        summary += f"; {counts['bad']} line(s) skipped"
+    click.echo(summary, err=True)
+    if counts["bad"]:
         sys.exit(1)
 
 
