@@ -290,6 +290,11 @@ class _Tally:
                                events={e: _rate(self.events[e], self.played_turns) for e in HEALTH_EVENTS}))
 
 
+def _by_name(name: str) -> tuple[bool, str]:
+    """Alphabetical, case-insensitive, with "(unknown)" last."""
+    return name == UNKNOWN, name.casefold()
+
+
 def summarise(lines: Iterable[ResultLine]) -> ResultsSummary:
     """Fold parsed lines into per-persona, per-trainee and overall statistics in one pass."""
     overall, personas, trainees = _Tally(), defaultdict(_Tally), defaultdict(_SessionTally)
@@ -310,8 +315,8 @@ def summarise(lines: Iterable[ResultLine]) -> ResultsSummary:
             kinds["graded"] += 1
     return ResultsSummary(graded_lines=kinds["graded"], session_lines=kinds["session"], skipped=kinds["skipped"],
                           skipped_lines=skipped, overall=overall.freeze(),
-                          personas={name: personas[name].freeze() for name in sorted(personas)},
-                          trainees={name: trainees[name].freeze() for name in sorted(trainees)})
+                          personas={name: personas[name].freeze() for name in sorted(personas, key=_by_name)},
+                          trainees={name: trainees[name].freeze() for name in sorted(trainees, key=_by_name)})
 
 
 def summarise_file(path: str | Path) -> ResultsSummary:
@@ -368,7 +373,7 @@ def render_text(summary: ResultsSummary) -> str:
         if flags else ["none"]
     if summary.session_lines:
         out += ["", "Sessions: outcome share; mean anger start -> final"]
-        rows = [(f"persona {_clip(n)}", g.sessions) for n, g in groups if g.sessions.sessions]
+        rows = [("all" if n == ALL else f"persona {_clip(n)}", g.sessions) for n, g in groups if g.sessions.sessions]
         rows += [(f"trainee {_clip(n)}", s) for n, s in summary.trainees.items()]
         out += _table(["", "n", *OUTCOMES, "anger"],
                       [[label, str(s.sessions), *(_pct(s.outcomes[o].rate) for o in OUTCOMES),

@@ -68,6 +68,24 @@ class GoodTrainee(Trainee):
                 f"I'm sorry again that this happened - does that work for you?")
 
 
+class AverageTrainee(Trainee):
+    """A typical untrained agent: polite but generic, vague before concrete, little ownership."""
+
+    name = "average"
+
+    def next_reply(self, session: Session) -> str | None:
+        offers = session.persona.trainee_brief.may_offer
+        lines = [
+            "I'm sorry to hear that. I understand your frustration. Can you give me your account details so I can "
+            "look into it?",
+            "Thanks. Let me check what I can do. We'll look into it and get back to you.",
+            f"OK, what we can do is: {offers[0]}. Is that OK?",
+            "Someone from the team will contact you about it. Is there anything else I can help with?",
+            f"I understand. As I said, we can {offers[-1]}. We are doing our best.",
+        ]
+        return lines[len(session.turns) % len(lines)]
+
+
 class PoorTrainee(Trainee):
     """Does what the rubric warns against: calm down, blame, policy, hollow apology, argue."""
 
@@ -101,13 +119,15 @@ class ScriptedTrainee(Trainee):
         return self.lines[turn] if turn < len(self.lines) else None
 
 
+REFERENCE_TRAINEES = {"good": GoodTrainee, "average": AverageTrainee, "poor": PoorTrainee}
+
+
 def reference_trainee(name: str) -> Trainee:
-    """`good`, `poor`, or a path to a reply file."""
-    if name == "good":
-        return GoodTrainee()
-    if name == "poor":
-        return PoorTrainee()
+    """`good`, `average`, `poor`, or a path to a reply file."""
+    if name in REFERENCE_TRAINEES:
+        return REFERENCE_TRAINEES[name]()
     path = Path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"trainee must be 'good', 'poor' or a reply file; no file at {name}")
+        raise FileNotFoundError(f"trainee must be 'good', 'average', 'poor', 'llm:LEVEL' or a reply file; "
+                                f"no file at {name}")
     return ScriptedTrainee.from_file(path)

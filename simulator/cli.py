@@ -14,13 +14,14 @@ from evaluators.batch import FALLBACK_PREFIX, LineError, count_lines, finished_i
 from evaluators.offline import OfflineJudge
 from evaluators.report import build_report
 from evaluators.rubric import DEFAULT_RUBRIC, load_rubric
-from simulator.bots import reference_trainee
+from simulator.batch_play import calibrate as calibrate_sim, done_ids, plan_jobs, run_jobs, session_record
+from simulator.bots import Trainee, reference_trainee
 from simulator.engines import ENGINES, Engine, EngineUnavailable, build_engine
-from simulator.llm import LLMConfig
+from simulator.llm import LLMConfig, chat_model
+from simulator.llm_trainee import LLMTrainee
 from simulator.errors import DataFileError
 from simulator.persona import load_personas, persona_dir
 from simulator.play import play_session
-from simulator.state import Session
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,37 +104,78 @@ def engine_from(name: str, base_url: str | None, model: str | None, judge_model:
         raise click.UsageError(str(exc)) from None
 
 
-def turn_record(session: Session) -> list[dict]:
-    return [{"trainee": t.trainee, "customer": t.customer, "anger_before": t.anger_before, "anger_after": t.anger_after,
-             "scores": {d.value: s for d, s in t.grade.scores.items()}, "red_flags": [f.value for f in t.grade.red_flags],
-             "evidence": t.grade.evidence, "judge": t.grade.judge, "move": t.move.value, "revealed": t.revealed,
-             "notes": t.notes, "customer_guards": t.customer_guards,
-             "usage": [u.model_dump() for u in t.usage]} for t in session.turns]
+def make_trainee_factory(engine_name: str, config: LLMConfig | None):
+    """good / average / poor / a reply file / llm:LEVEL -> a fresh trainee per session."""
+    def make(name: str) -> Trainee:
+        if name.startswith("llm:"):
+            if config is None or not config.configured:
+                raise click.UsageError("an llm:LEVEL trainee needs an LLM endpoint (see README: Use a real LLM)")
+            return LLMTrainee(chat_model(config, "customer"), name.partition(":")[2], merge_system=config.merge_system)
+        try:
+            return reference_trainee(name)
+        except (FileNotFoundError, OSError, UnicodeDecodeError) as exc:
+            raise click.UsageError(str(exc)) from None
+    return make
 
 
 @main.command()
-@click.option("--persona", "persona_id", required=True, help="persona id (see `defuse personas list`)")
-@click.option("--trainee", default="good", show_default=True, help="good, poor, or a file with one reply per line")
+@click.option("--persona", "persona_ids", multiple=True, help="persona id (repeatable; batch default: all)")
+@click.option("--trainee", "trainees", multiple=True,
+              help="good, average, poor, llm:novice|competent|expert, or a reply file (repeatable)")
 @click.option("--engine", type=click.Choice(ENGINES), default="offline", show_default=True)
 @click.option("--anger", type=click.IntRange(0, 10), default=None, help="starting anger (default: the persona's)")
 @click.option("--json", "as_json", is_flag=True, help="print the session as JSON")
+@click.option("--n", "count", type=click.IntRange(1), default=None, help="batch: play this many sessions")
+@click.option("--out", "outfile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="batch: JSONL file, appended as sessions finish; a re-run skips sessions already there")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="batch: sessions at once")
+@click.option("--calibrate", is_flag=True, help="check good > average > poor on every persona; exit 1 if not")
 @llm_options
-def play(persona_id: str, trainee: str, engine: str, anger: int | None, as_json: bool, base_url: str | None,
+def play(persona_ids: tuple[str, ...], trainees: tuple[str, ...], engine: str, anger: int | None, as_json: bool,
+         count: int | None, outfile: Path | None, concurrency: int, calibrate: bool, base_url: str | None,
          model: str | None, judge_model: str | None, timeout: float | None) -> None:
-    """Let a reference trainee (or a reply file) play a persona to the end."""
+    """Let trainees (reference bots, reply files or an LLM) play personas: one session, a batch, or calibration."""
     loaded = load_personas(persona_dir())
-    persona = loaded.personas.get(persona_id)
-    if persona is None:
-        raise click.UsageError(f"no persona '{persona_id}'; known: {', '.join(sorted(loaded.personas))}")
-    try:
-        player = reference_trainee(trainee)
-    except (FileNotFoundError, OSError, UnicodeDecodeError) as exc:
-        raise click.UsageError(str(exc)) from None
+    unknown = [p for p in persona_ids if p not in loaded.personas]
+    if unknown:
+        raise click.UsageError(f"no persona '{unknown[0]}'; known: {', '.join(sorted(loaded.personas))}")
     chosen = engine_from(engine, base_url, model, judge_model, timeout)
-    session = play_session(persona, player, chosen.turn, engine_name=engine, start_anger=anger)
+    config = LLMConfig.from_env(base_url=base_url, customer_model=model) if engine == "llm" or any(
+        t.startswith("llm:") for t in trainees) else None
+    make_trainee = make_trainee_factory(engine, config)
+    personas = {p: loaded.personas[p] for p in persona_ids} if persona_ids else loaded.personas
+    if calibrate:
+        factories = {name: (lambda n=name: make_trainee(n)) for name in ("good", "average", "poor")}
+        result = calibrate_sim(personas, factories, chosen.turn, engine_name=engine)
+        click.echo(result.table())
+        sys.exit(0 if result.passed else 1)
+    if count is not None or outfile is not None:
+        if outfile is None:
+            raise click.UsageError("a batch (--n) needs --out FILE.jsonl")
+        names = list(trainees) or ["good", "average", "poor"]
+        for name in set(names):
+            make_trainee(name)  # fail fast on a bad trainee name before any session runs
+        total = count or len(personas) * len(names)
+        jobs = plan_jobs(list(personas), names, total)
+        outcomes: dict[str, int] = {}
+        with tqdm(total=total, initial=len(done_ids(outfile)), unit="session", desc="playing", file=sys.stderr,
+                  disable=None) as progress:
+            def on_done(record: dict) -> None:
+                outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
+                progress.update(1)
+
+            run_jobs(jobs, personas, make_trainee, chosen.turn, engine, outfile, concurrency, on_done)
+        click.echo(f"played {sum(outcomes.values())} session(s) into {outfile}: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())), err=True)
+        return
+    if len(personas) != 1 or len(trainees) > 1:
+        raise click.UsageError("one session takes one --persona and one --trainee (use --n and --out for a batch)")
+    persona = next(iter(personas.values()))
+    trainee = trainees[0] if trainees else "good"
+    session = play_session(persona, make_trainee(trainee), chosen.turn, engine_name=engine, start_anger=anger)
     if as_json:
-        click.echo(json.dumps({"persona": persona.id, "engine": engine, "outcome": session.outcome.value,
-                               "turns": turn_record(session)}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(session_record(session, f"{persona.id}:{trainee}:1", trainee), indent=2,
+                              ensure_ascii=False))
         return
     click.echo(f"[{persona.name}, anger {session.start_anger:g}] {persona.opening_line}")
     for t in session.turns:
