@@ -587,7 +587,7 @@ def render_html(summary: ResultsSummary) -> str:
                   _stacked_bars([("by persona", None), *outcome_rows(by_persona),
                                  ("by trainee", None), *outcome_rows(list(summary.trainees.items()))],
                                 OUTCOME_COLOURS, "session outcomes per persona and trainee"),
-                  _anger_table([(f"persona: {n}", s) for n, s in by_persona]
+                  _anger_table([("all" if n == ALL else f"persona: {n}", s) for n, s in by_persona]
                                + [(f"trainee: {n}", s) for n, s in summary.trainees.items()])]
         events = _seen_events(summary)
         played = [(n, g) for n, g in groups if g.health.played_turns]
