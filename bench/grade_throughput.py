@@ -27,7 +27,7 @@ import httpx
 
 from bench.fake_openai import free_port
 from evaluators.batch import GradeRequest, grade_stream
-from evaluators.llm_judge import JudgeVerdict, system_prompt, user_prompt
+from evaluators.llm_judge import JudgeVerdict, system_prompt, system_template, user_prompt
 from evaluators.rubric import load_rubric
 from simulator.engines import build_engine
 from simulator.llm import LLMConfig
@@ -56,22 +56,22 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
 
 
 async def ceiling(url: str, items: list[GradeRequest], concurrency: int) -> float:
-    """Calls/s of a bare async client sending the same judge payloads."""
-    rubric = load_rubric()
+    """Calls/s of a bare async client sending the same judge payloads (built before the clock starts)."""
+    template = system_template(load_rubric())
     schema = {"type": "json_schema", "json_schema": {"name": "JudgeVerdict", "schema": JudgeVerdict.model_json_schema()}}
+    bodies = [{"model": "fake", "response_format": schema, "messages": [
+        {"role": "system", "content": system_prompt(template, item.context())},
+        {"role": "user", "content": user_prompt(item.context(), item.reply, 3000)}]} for item in items]
     semaphore = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        async def one(item: GradeRequest) -> None:
-            body = {"model": "fake", "response_format": schema, "messages": [
-                {"role": "system", "content": system_prompt(rubric, item.context())},
-                {"role": "user", "content": user_prompt(item.context(), item.reply, 3000)}]}
+        async def one(body: dict) -> None:
             async with semaphore:
                 response = await client.post("/chat/completions", json=body)
                 json.loads(response.json()["choices"][0]["message"]["content"])
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(item) for item in items))
+        await asyncio.gather(*(one(body) for body in bodies))
         return len(items) / (time.perf_counter() - started)
 
 

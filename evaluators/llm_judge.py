@@ -61,6 +61,10 @@ class JudgeVerdict(BaseModel):
     red_flags: list[RedFlagVerdict]
 
 
+VERDICT_SCHEMA = {**JudgeVerdict.model_json_schema(), "title": "JudgeVerdict",
+                  "description": "Evidence, then reasoning, then a 0-3 score (or null) per dimension; red flags."}
+
+
 class JudgeFailed(RuntimeError):
     """The LLM gave no usable verdict within the attempts allowed; `attempts` says what went wrong."""
 
@@ -100,15 +104,21 @@ def strip_grader_address(reply: str, rubric: Rubric) -> tuple[str, list[str]]:
     return re.sub(r"\s+", " ", cleaned).strip(), removed
 
 
-def system_prompt(rubric: Rubric, context: GradingContext) -> str:
+def system_template(rubric: Rubric) -> str:
+    """The judge's system prompt from the rubric file, with only `{persona}` left to fill per call."""
     dimensions = "\n\n".join(
         f"## {d.value} ({spec.name})\n" + "\n".join(f"- {level}: {text}" for level, text in sorted(spec.levels.items()))
         for d, spec in rubric.dimensions.items())
     flags = "\n".join(f"- {f.value}: {spec.description}" for f, spec in rubric.red_flags.items())
-    persona = f"{context.persona.name}: {context.persona.situation}".strip(": ") or "(not given)"
     schema = json.dumps(JudgeVerdict.model_json_schema(), separators=(",", ":"))
-    return PROMPT.read_text(encoding="utf-8").format(dimensions=dimensions, red_flags=flags, persona=persona,
-                                                     schema=schema)
+    escape = lambda text: text.replace("{", "{{").replace("}", "}}")  # noqa: E731
+    return PROMPT.read_text(encoding="utf-8").format(dimensions=escape(dimensions), red_flags=escape(flags),
+                                                     schema=escape(schema), persona="{persona}")
+
+
+def system_prompt(template: str, context: GradingContext) -> str:
+    persona = f"{context.persona.name}: {context.persona.situation}".strip(": ") or "(not given)"
+    return template.format(persona=persona)
 
 
 def user_prompt(context: GradingContext, reply: str, budget_tokens: int) -> str:
@@ -133,6 +143,13 @@ def usage_of(raw: BaseMessage | None, role: str, model: str, prompt: list[tuple[
                      completion_tokens=completion, estimated=True)
 
 
+def structured_output(model: BaseChatModel, method: str):
+    """`with_structured_output` with the verdict's JSON schema as a dict: the SDK would otherwise rebuild a
+    strict schema from the pydantic class on every call (~7 ms each, the main cost of a large batch).
+    The answer is then validated by `JudgeVerdict` itself, with the same range checks."""
+    return model.with_structured_output(VERDICT_SCHEMA, include_raw=True, method=method)
+
+
 class LLMJudge(Judge):
     """Grades with a chat model; raises `JudgeFailed` (never guesses) when it cannot."""
 
@@ -143,8 +160,9 @@ class LLMJudge(Judge):
         self.model, self.rubric = model, rubric or load_rubric()
         self.model_name, self.budget_tokens, self.method = model_name, budget_tokens, method
         self.merge_system = merge_system
-        self.structured = model.with_structured_output(JudgeVerdict, include_raw=True, method=method)
+        self.structured = structured_output(model, method)
         self.offline = OfflineJudge(self.rubric)
+        self.template = system_template(self.rubric)
 
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
         dialogue = self._dialogue(context, reply)
@@ -169,7 +187,7 @@ class LLMJudge(Judge):
     def _dialogue(self, context: GradingContext, reply: str) -> Generator[list[BaseMessage], dict, TurnGrade]:
         """The attempt loop without I/O: yields the messages to send, receives the structured result."""
         cleaned, removed = strip_grader_address(reply, self.rubric)
-        messages: list[BaseMessage] = [SystemMessage(system_prompt(self.rubric, context)),
+        messages: list[BaseMessage] = [SystemMessage(system_prompt(self.template, context)),
                                        HumanMessage(user_prompt(context, cleaned, self.budget_tokens))]
         attempts: list[str] = []
         usage: list[CallUsage] = []
@@ -178,6 +196,11 @@ class LLMJudge(Judge):
             result = yield messages
             raw, parsed, error = result.get("raw"), result.get("parsed"), result.get("parsing_error")
             usage.append(usage_of(raw, "judge", self.model_name, prompt))
+            if error is None and isinstance(parsed, dict):
+                try:
+                    parsed = JudgeVerdict.model_validate(parsed)
+                except ValidationError as exc:
+                    parsed, error = None, exc
             problems = [f"invalid output: {str(error).splitlines()[0][:200]}"] if error or parsed is None else \
                 verdict_problems(parsed, cleaned)
             if not problems:
@@ -221,7 +244,7 @@ class LLMJudge(Judge):
         log.warning("server rejected %s structured output (%s); switching to json_mode", self.method,
                     str(exc).splitlines()[0][:120])
         self.method = "json_mode"
-        self.structured = self.model.with_structured_output(JudgeVerdict, include_raw=True, method="json_mode")
+        self.structured = structured_output(self.model, "json_mode")
         return None
 
     def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int) -> TurnGrade:

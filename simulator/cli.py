@@ -11,6 +11,7 @@ import click
 from tqdm import tqdm
 
 from evaluators.batch import FALLBACK_PREFIX, LineError, count_lines, finished_ids, grade_file
+from evaluators.batch_report import render_html, render_text, summarise_file, write_csv
 from evaluators.offline import OfflineJudge
 from evaluators.report import build_report
 from evaluators.rubric import DEFAULT_RUBRIC, load_rubric
@@ -233,6 +234,22 @@ def grade(infile: Path, outfile: Path, engine: str, concurrency: int, retries: i
     click.echo(summary, err=True)
     if counts["bad"]:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file (default: RESULTS with .csv)")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="standalone HTML file with charts (default: RESULTS with .html)")
+def report(results: Path, csv_path: Path | None, html_path: Path | None) -> None:
+    """Summarise graded turns and played sessions: printed, and written as CSV and standalone HTML."""
+    summary = summarise_file(results)
+    csv_path, html_path = csv_path or results.with_suffix(".csv"), html_path or results.with_suffix(".html")
+    write_csv(summary, csv_path)
+    html_path.write_text(render_html(summary), encoding="utf-8")
+    click.echo(render_text(summary))
+    click.echo(f"\nwrote {csv_path} and {html_path}", err=True)
 
 
 @main.command()

@@ -77,3 +77,14 @@ def test_llm_trainee_prompt_carries_level_and_brief(persona):
     assert "Skill level: novice" in messages[0].content and persona.trainee_brief.may_offer[0] in messages[0].content
     assert messages[1].content == persona.opening_line and messages[1].type == "human"
     assert trainee.next_reply(start_session(persona)) == "I'm sorry your bike is missing."
+
+
+def test_report_command_writes_csv_and_html(tmp_path):
+    out = tmp_path / "sessions.jsonl"
+    CliRunner().invoke(main, ["play", "--n", "3", "--out", str(out), "--persona", "late-birthday-gift",
+                              "--trainee", "good", "--trainee", "average", "--trainee", "poor"])
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 0 and "3 session(s)" in result.output
+    assert (tmp_path / "sessions.csv").read_text().startswith("scope,group,metric,key,value")
+    html = (tmp_path / "sessions.html").read_text()
+    assert "<svg" in html and "late-birthday-gift" in html and "https://" not in html
