@@ -76,8 +76,8 @@ class AverageTrainee(Trainee):
     def next_reply(self, session: Session) -> str | None:
         offers = session.persona.trainee_brief.may_offer
         lines = [
-            "I'm sorry to hear that. I understand your frustration. Can you give me your account details so I can "
-            "look into it?",
+            "I'm sorry about what happened. I can see this is frustrating. Can you give me your account details so "
+            "I can look into it?",
             "Thanks. Let me check what I can do. We'll look into it and get back to you.",
             f"OK, what we can do is: {offers[0]}. Is that OK?",
             "Someone from the team will contact you about it. Is there anything else I can help with?",
