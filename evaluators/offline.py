@@ -192,15 +192,18 @@ class OfflineJudge(Judge):
     def _empathy(s: Signals, flags: dict, context: GradingContext) -> tuple[int, str, list[str]]:
         if s.has("invalidate") or RedFlag.calm_down in flags:
             return 0, "invalidates the customer's feeling", s.quotes("invalidate") or [h.quote for h in flags[RedFlag.calm_down]]
-        feeling, specific = s.has("feeling"), len(s.overlap) >= 2
+        feeling = s.has("feeling")
+        specific = len(s.overlap) >= 2 or (feeling and len(s.overlap) >= 1)
         framing = s.has("acknowledge") or s.has("validate") or s.has("check_understanding")
         extras = [n for n in ("validate", "check_understanding", "thanks", "ownership") if s.has(n)]
         first_name = context.persona.name.split()[0].lower() if context.persona.name.strip() else ""
         named = bool(first_name) and re.search(rf"\b{re.escape(first_name)}\b", s.text, re.IGNORECASE)
         distressed = bool(context.history) and bool(_DISTRESS.search(context.customer_texts()[-1]))
         any_warmth = feeling or framing or s.has("thanks") or s.has("generic_understand")
-        if distressed and not any_warmth and s.has("process_push"):
-            return 0, "pushes process while ignoring the customer's distress", s.quotes("process_push")
+        cold = [f for f in (RedFlag.policy_hiding, RedFlag.argue, RedFlag.blame) if f in flags]
+        if distressed and not any_warmth and (s.has("process_push") or s.has("dismiss") or cold):
+            return 0, "pushes process or policy while ignoring the customer's distress", \
+                s.quotes("process_push", "dismiss") + [h.quote for f in cold for h in flags[f]]
         quotes = s.quotes("acknowledge", "validate", "ownership", "check_understanding", "feeling", "thanks")
         if feeling and specific and (extras or (framing and named)):
             return 3, "names the situation and the feeling, and validates, checks, thanks or owns it", quotes
@@ -226,8 +229,7 @@ class OfflineJudge(Judge):
             return 2, "one concrete next step", quotes
         if s.has("vague_action"):
             return 1, "vague about what happens next", s.quotes("vague_action")
-        first_reply = not context.trainee_texts()
-        if first_reply or s.targeted_questions:
+        if not context.trainee_texts() and s.questions:
             return None, "not applicable yet: still understanding the problem", []
         return 1, "no plan offered", []
 
@@ -249,5 +251,7 @@ class OfflineJudge(Judge):
             return 1, "no ownership of what happens next", s.quotes("passive_future", "vague_action")
         if s.has("concrete_action") or s.has("options"):
             return 1, "a plan with nobody named to carry it out", []
+        if promised_before:
+            return 1, "an earlier commitment is in play, and this reply does not carry it forward", []
         return None, "no commitment in play yet", []
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from simulator.errors import load_yaml_model
+from simulator.errors import Strict, load_yaml_model
 
 RUBRIC_DIR = Path(__file__).resolve().parent / "rubrics"
 DEFAULT_RUBRIC = RUBRIC_DIR / "defuse-core.yaml"
@@ -51,10 +51,6 @@ def _compiles(pattern: str) -> str:
 
 
 Pattern = Annotated[str, StringConstraints(min_length=1), AfterValidator(_compiles)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DimensionSpec(Strict):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -27,6 +27,12 @@ _FIXES = {
     "model_type": "write a YAML mapping (key: value lines)",
     "string_type": "write text (quote it if it starts with a special character)",
 }
+
+
+class Strict(BaseModel):
+    """Base for data-file models: unknown fields are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataFileError(Exception):

@@ -15,7 +15,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from simulator.errors import DataFileError, load_yaml_model
+from simulator.errors import DataFileError, Strict, load_yaml_model
 
 DEFAULT_PERSONA_DIR = Path(__file__).resolve().parent.parent / "personas"
 
@@ -26,10 +26,6 @@ def persona_dir() -> Path:
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2, max_length=80)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class MoodBand(str, Enum):

@@ -79,10 +79,10 @@ def test_grade_jsonl_round_trip_and_bad_lines(tmp_path):
     result = CliRunner().invoke(main, ["grade", str(source), "--out", str(out), "--engine", "offline"])
     assert result.exit_code == 1
     assert "line 3: not valid JSON" in result.stderr and "line 4: history: Value error, history must end" in result.stderr
-    results = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["id"] for r in results] == ["a", 2]
-    assert results[0]["scores"]["perspective"] == 0 and results[0]["red_flags"] == ["calm_down"]
-    assert results[1]["scores"]["empathy"] >= 2 and results[1]["evidence"]["empathy"]
+    results = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}  # finishing order
+    assert set(results) == {"a", 2}
+    assert results["a"]["scores"]["perspective"] == 0 and results["a"]["red_flags"] == ["calm_down"]
+    assert results[2]["scores"]["empathy"] >= 2 and results[2]["evidence"]["empathy"]
 
 
 def test_rubric_validate_ok_and_bad_pattern(tmp_path):

@@ -5,7 +5,6 @@ real streaming, real garbage from the judge (which must fall back visibly), a se
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from bench.fake_openai import free_port
 
 from simulator.bots import ScriptedTrainee
 from simulator.engines import build_engine
@@ -26,12 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 REPLIES = ["I'm so sorry your son's present hasn't arrived - that's awful before his birthday. When did you last "
            "check the tracking?",
            "I'll open a trace with the courier today and call you by 4 pm tomorrow. Does that work for you?"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_llama() -> tuple[subprocess.Popen, str]:
