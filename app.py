@@ -45,17 +45,17 @@ def brief_markdown(persona: Persona, anger: float) -> str:
 
 
 def feedback_markdown(turn: Turn) -> str:
+    """Per dimension: the score, why, and the trainee's own words that earned it; then red flags and a tip."""
     grade, rows = turn.grade, []
     for dimension in Dimension:
         score = grade.scores.get(dimension)
-        quotes = "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(dimension.value, [])[:2]) or "-"
+        quotes = "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(dimension.value, [])[:2])
         reason = _esc(grade.reasons.get(dimension, ""))
-        rows.append(f"| {dimension.value} | {SCORE_WORDS[score]} | {reason} | {quotes} |")
+        rows.append(f"- **{dimension.value}: {SCORE_WORDS[score]}** — {reason}" + (f"  \n  {quotes}" if quotes else ""))
     flags = "".join(f"\n- **{f.value}**: " + "; ".join(f"“{_esc(q)}”" for q in grade.evidence.get(f.value, []))
                     for f in grade.red_flags) or " none"
     note = "".join(f"\n\n> ⚠ {_esc(n)}" for n in turn.notes)
-    return (f"#### Last reply — anger {turn.anger_before:g} → {turn.anger_after:g}\n\n"
-            "| dimension | score | why | your words |\n|---|---|---|---|\n" + "\n".join(rows) +
+    return (f"#### Your last reply — anger {turn.anger_before:g} → {turn.anger_after:g}\n\n" + "\n".join(rows) +
             f"\n\n**Red flags:**{flags}\n\n**Tip:** {_esc(grade.tip)}\n\n*Graded by: {_esc(grade.judge)}*{note}")
 
 
@@ -114,19 +114,19 @@ def send(text: str, session: Session | None, base_url: str = "", model: str = ""
         for item in run_turn(session, text, engine.turn):
             if isinstance(item, Session):
                 last = item.turns[-1]
-                yield (item, chat_messages(item), feedback_markdown(last), anger_frame(item), "", status_line(item))
+                yield (item, chat_messages(item), feedback_markdown(last), anger_frame(item), "", status_line(item), "")
             else:
                 partial = chat + [{"role": "user", "content": text.strip()}, {"role": "assistant", "content": item}]
-                yield session, partial, gr.skip(), gr.skip(), text, "The customer is typing…"
+                yield session, partial, gr.skip(), gr.skip(), text, "The customer is typing…", ""
     except ReplyRejected as exc:
         if not (text or "").strip():
-            yield session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip()
+            yield session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip(), gr.skip()
             return
         gr.Warning(str(exc))
-        yield session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
+        yield session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip(), f"⚠ {exc}"
     except SessionOver as exc:
         gr.Warning(str(exc))
-        yield session, gr.skip(), gr.skip(), gr.skip(), text, f"⚠ {exc}"
+        yield session, gr.skip(), gr.skip(), gr.skip(), text, gr.skip(), f"⚠ {exc}"
 
 
 def finish(session: Session | None):
@@ -176,11 +176,11 @@ def build_app() -> gr.Blocks:
                     restart_btn = gr.Button("Restart")
                 notice = gr.Markdown("")
             with gr.Column(scale=2):
-                with gr.Accordion("Trainee brief", open=True):
-                    brief = gr.Markdown("")
                 feedback = gr.Markdown("Your feedback appears here after each reply.")
                 plot = gr.LinePlot(anger_frame(None), x="turn", y="anger", y_lim=[0, 10], title="Anger over turns",
                                    height=220)
+                with gr.Accordion("Trainee brief", open=True):
+                    brief = gr.Markdown("")
         report = gr.Markdown("")
         with gr.Row():
             json_file = gr.File(label="Report (JSON)")
@@ -193,7 +193,7 @@ def build_app() -> gr.Blocks:
                             anger_pick, api_name=False)
         start_btn.click(start, start_inputs, start_outputs, api_name="start")
         restart_btn.click(start, start_inputs, start_outputs, api_name="restart")
-        send_outputs = [session, chat, feedback, plot, reply, notice]
+        send_outputs = [session, chat, feedback, plot, reply, status, notice]
         send_btn.click(send, [reply, session, *llm_inputs], send_outputs, api_name="send")
         reply.submit(send, [reply, session, *llm_inputs], send_outputs, api_name=False)
         end_btn.click(finish, [session], [session, report, json_file, md_file, status], api_name="finish")

@@ -63,15 +63,16 @@ def test_a_whole_session_through_the_page(server, tmp_path):
     assert "next-day delivery" in text_of(chat[0]) and "You may offer" in brief
     assert angers(plot) == [3]
 
-    chat, feedback, plot, box, notice = client.predict("Calm down, you should have checked the address.", "", "", "", api_name="/send")
+    chat, feedback, plot, box, status, notice = client.predict("Calm down, you should have checked the address.", "", "", "", api_name="/send")
     assert len(chat) == 3 and text_of(chat[1]) == "Calm down, you should have checked the address."
-    assert "calm_down" in feedback and "0 harmful" in feedback and "Tip:" in feedback
+    assert "calm_down" in feedback and "perspective: 0 harmful" in feedback and "Tip:" in feedback
+    assert status.startswith("Turn 2 · anger")
     trajectory = angers(plot)
     assert len(trajectory) == 2 and trajectory[1] > trajectory[0]
     assert box == ""
 
     too_long = "x" * 2500
-    _, _, _, box, notice = client.predict(too_long, "", "", "", api_name="/send")
+    _, _, _, box, _, notice = client.predict(too_long, "", "", "", api_name="/send")
     assert box == too_long, "a refused reply stays in the box"
     assert "limit is 2,000" in notice
 
