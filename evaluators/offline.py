@@ -22,7 +22,7 @@ REQUIRED_CUES = (
     "ownership", "question_opener", "generic_question", "help_offer", "break_down", "collaborative",
     "defensive", "process_push", "concrete_action", "vague_action", "refuse", "time", "honest_limits",
     "agreement", "options", "ownership_future", "others_will", "passive_future", "channel", "confirmation",
-    "broken_commitment", "grader_address",
+    "broken_commitment", "grader_address", "investigated",
 )
 JUDGE_NAME = "offline cue judge v1"
 _DETAIL_WORDS = re.compile(
@@ -177,12 +177,13 @@ class OfflineJudge(Judge):
     def _facilitator(s: Signals, _flags: dict, _context: GradingContext) -> tuple[int, str, list[str]]:
         if s.has("dismiss"):
             return 0, "dismisses or passes the customer on", s.quotes("dismiss")
-        helps = s.has("help_offer")
+        helps = s.has("help_offer") or s.has("investigated")
         steering = s.has("break_down") or s.has("options") or (s.has("concrete_action") and helps)
         if s.targeted_questions and (helps or steering or len(s.targeted_questions) >= 2):
             return 3, "targeted question(s) and takes the lead", s.targeted_questions[:2] + s.quotes("help_offer")
         if helps and steering and s.has("concrete_action"):
-            return 3, "takes charge and steers toward a solution", s.quotes("help_offer", "break_down", "options")
+            return 3, "takes charge and steers toward a solution", s.quotes("investigated", "help_offer", "break_down",
+                                                                           "options")
         if s.questions or helps or s.has("concrete_action") or s.has("options"):
             quotes = s.questions[:1] + s.quotes("help_offer", "options", "concrete_action")
             return 2, "asks a question or offers to take the lead", quotes
