@@ -23,6 +23,7 @@ from evaluators.grade import GradingContext, Message, PersonaBrief, TurnGrade
 from evaluators.judge import Judge
 
 FALLBACK_PREFIX = "graded offline:"
+MAX_GRADED_REPLY_CHARS = 20_000  # a chat reply, not a document: longer input is refused per line
 log = logging.getLogger(__name__)
 
 
@@ -34,7 +35,7 @@ class GradeRequest(BaseModel):
     id: str | int
     persona: PersonaBrief = Field(default_factory=PersonaBrief)
     history: list[Message] = Field(default_factory=list)
-    reply: str = Field(min_length=1, description="the trainee reply to grade")
+    reply: str = Field(min_length=1, max_length=MAX_GRADED_REPLY_CHARS, description="the trainee reply to grade")
 
     @field_validator("history")
     @classmethod

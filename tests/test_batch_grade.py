@@ -144,7 +144,9 @@ def test_input_is_streamed_with_bounded_work_in_flight(judge):
 
 
 def test_bad_lines_are_reported_with_their_number():
-    items = list(read_requests(iter(['{"id": 1, "reply": "hi"}\n', "[1, 2]\n", "nope\n"])))
+    huge = json.dumps({"id": 4, "reply": "x" * 1_000_000})
+    items = list(read_requests(iter(['{"id": 1, "reply": "hi"}\n', "[1, 2]\n", "nope\n", huge + "\n"])))
     assert isinstance(items[0], GradeRequest)
     assert [(e.line, e.problem) for e in items[1:] if isinstance(e, LineError)] == [
-        (2, "each line must be a JSON object"), (3, "not valid JSON (Expecting value)")]
+        (2, "each line must be a JSON object"), (3, "not valid JSON (Expecting value)"),
+        (4, "reply: String should have at most 20000 characters")]
