@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluators.grade import CallUsage, GradingContext, TurnGrade
 from evaluators.judge import Judge
-from evaluators.offline import OfflineJudge
+from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
 from evaluators.text import find_cues, normalise
 from simulator.llm import fold_system
@@ -247,6 +247,14 @@ class LLMJudge(Judge):
         self.structured = structured_output(self.model, "json_mode")
         return None
 
+    def _hollow_only(self, quotes: list[str]) -> list[str]:
+        """The quotes, if every one of them is a hollow apology or a generic 'I understand' (rubric: empathy 1)."""
+        if not quotes:
+            return []
+        patterns = self.rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
+        hollow = [q for q in quotes if find_cues(normalise(q), patterns)]
+        return quotes if len(hollow) == len(quotes) else []
+
     def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int) -> TurnGrade:
         scores = {d: getattr(verdict, d.value).score for d in Dimension}
         evidence: dict[str, list[str]] = {d.value: getattr(verdict, d.value).evidence for d in Dimension
@@ -257,6 +265,13 @@ class LLMJudge(Judge):
                 flags.append(item.flag)
             evidence.setdefault(item.flag.value, []).append(item.quote)
         notes = []
+        hollow = self._hollow_only(evidence.get(Dimension.empathy.value, []))
+        if hollow and (scores[Dimension.empathy] or 0) > 1:
+            scores[Dimension.empathy] = 1
+            notes.append("empathy capped at 1: its only evidence is a hollow formula (" + " | ".join(hollow) + ")")
+            if RedFlag.hollow_apology not in flags:
+                flags.append(RedFlag.hollow_apology)
+                evidence.setdefault(RedFlag.hollow_apology.value, []).extend(hollow)
         if removed:
             notes.append("text addressed to the grader was ignored: " + " | ".join(removed))
         if attempts > 1:

@@ -31,7 +31,7 @@ _DETAIL_WORDS = re.compile(
     r"deadline|budget)\b", re.IGNORECASE)
 _DISTRESS = re.compile(r"!|\b[A-Z]{3,}\b|\b(angry|furious|ridiculous|unacceptable|disgrace|fed up|sick of|"
                        r"upset|worried|scared|terrible|awful|never again|joke)\b", re.IGNORECASE)
-_HOLLOW_GENERIC = r"i (completely |totally |fully )?understand (your|the) (problem|frustration|concern|issue|situation)s?"
+HOLLOW_GENERIC = r"i (completely |totally |fully )?understand (your|the) (problem|frustration|concern|issue|situation)s?"
 _FIRST_PERSON_FUTURE = re.compile(r"i('ll| will|'m going to| am going to)\b", re.IGNORECASE)
 _BARE_SORRY = re.compile(r"^(i'?m |we'?re |i am |we are )?(so |very |really |terribly )?(sorry|apologies)[.!]*$",
                          re.IGNORECASE)
@@ -87,7 +87,7 @@ class OfflineJudge(Judge):
             hits = find_cues(text, spec.cues)
             if hits:
                 flags[flag] = hits
-        generic = find_cues(text, [_HOLLOW_GENERIC])
+        generic = find_cues(text, [HOLLOW_GENERIC])
         # Positive cues are read from the reply with hollow formulas blanked out.
         masked = mask(text, flags.get(RedFlag.hollow_apology, []) + generic + flags.get(RedFlag.calm_down, []))
         signals = Signals(text=masked)
