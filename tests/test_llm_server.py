@@ -12,12 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.messages import HumanMessage
 
 from bench.fake_openai import free_port
 
 from simulator.bots import ScriptedTrainee
 from simulator.engines import build_engine
-from simulator.llm import LLMConfig
+from simulator.llm import LLMConfig, chat_model
 from simulator.play import play_session
 from simulator.session import run_turn
 from simulator.state import Session, start_session
@@ -83,13 +84,17 @@ def test_a_whole_session_in_llm_mode(llama, personas):
         assert any(u.role == "customer" and u.prompt_tokens > 300 for u in turn.usage)
 
 
-def test_the_customer_streams_over_http(llama, personas):
-    engine = build_engine("llm", config(llama))
-    items = list(run_turn(start_session(personas["saas-budget-discount"], engine="llm"), "Calm down.", engine.turn))
-    partials, session = items[:-1], items[-1]
-    assert isinstance(session, Session)
-    assert len(partials) >= 2, "the reply arrived in one piece: not streamed"
-    assert any(p.strip() for p in partials)
+def test_the_customer_model_streams_over_http(llama, personas):
+    """The customer's chat model, as Defuse builds it, receives its reply in pieces over real HTTP."""
+    steady = config(llama).model_copy(update={"customer_temperature": 0.0})  # the same tokens every run
+    model = chat_model(steady, "customer")
+    pieces = [chunk.content for chunk in model.stream([HumanMessage("Describe a parcel that arrived late.")])]
+    assert len([p for p in pieces if p]) >= 3, f"the reply arrived in one piece: {pieces!r}"
+    engine = build_engine("llm", steady)
+    items = list(run_turn(start_session(personas["saas-budget-discount"], engine="llm"), "What happened exactly?",
+                          engine.turn))
+    assert isinstance(items[-1], Session) and items[-1].turns[0].customer.strip()
+    assert all(isinstance(item, str) for item in items[:-1]) and len(items) >= 2, "run_turn streamed nothing"
 
 
 def test_killing_the_server_mid_session_loses_nothing(personas):
