@@ -20,9 +20,8 @@ from typing import TextIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evaluators.grade import GradingContext, Message, PersonaBrief, TurnGrade
-from evaluators.judge import Judge
+from evaluators.judge import FALLBACK_PREFIX, Judge, fallback_grade
 
-FALLBACK_PREFIX = "graded offline:"
 MAX_GRADED_REPLY_CHARS = 20_000  # a chat reply, not a document: longer input is refused per line
 log = logging.getLogger(__name__)
 
@@ -140,7 +139,8 @@ def open_requests(path: Path, stream: TextIO) -> Iterator[GradeRequest | LineErr
 
 
 def finished_ids(path: Path) -> set[str]:
-    """Ids already graded in an output file (fallback grades excepted: a re-run tries them again)."""
+    """Ids already finished in a JSONL output file: graded turns (except fallback grades, which a re-run tries
+    again) or played sessions. A line cut short by a crash does not count."""
     done: set[str] = set()
     if not path.exists():
         return done
@@ -185,11 +185,8 @@ async def grade_safely_async(judge: Judge, fallback: Judge, request: GradeReques
     except Exception as exc:  # the batch goes on; the result says how this line was graded
         if fallback is judge:
             raise
-        from simulator.session import short_error
-
-        grade = fallback.grade(request.context(), request.reply)
-        return grade.model_copy(update={"note": f"{FALLBACK_PREFIX} the {judge.name} judge failed: {short_error(exc)}",
-                                        "usage": getattr(exc, "usage", [])})
+        log.warning("judge %s failed: %s", judge.name, exc)
+        return fallback_grade(judge, fallback, exc, request.context(), request.reply)
 
 
 async def grade_stream(items: Iterable[GradeRequest | LineError], judge: Judge, fallback: Judge, *,

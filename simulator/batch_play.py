@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from evaluators.batch import finished_ids
 from simulator.bots import Trainee
 from simulator.persona import Outcome, Persona
 from simulator.play import play_session
@@ -56,22 +57,11 @@ def mean_score(session: Session) -> float | None:
     return round(sum(scores) / len(scores), 3) if scores else None
 
 
-def done_ids(path: Path) -> set[str]:
-    found: set[str] = set()
-    if path.exists():
-        for raw in path.open(encoding="utf-8"):
-            try:
-                found.add(str(json.loads(raw)["id"]))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut short: that session is played again
-    return found
-
-
 def run_jobs(jobs: Iterator[PlayJob], personas: dict[str, Persona], make_trainee: Callable[[str], Trainee],
              engine: TurnEngine, engine_name: str, out: Path, concurrency: int,
              on_done: Callable[[dict], None]) -> None:
     """Play jobs with `concurrency` threads, appending each finished session to `out` (skips ids it has)."""
-    skip = done_ids(out)
+    skip = finished_ids(out)  # a line cut short by a crash is played again
 
     def play(job: PlayJob) -> dict:
         session = play_session(personas[job.persona], make_trainee(job.trainee), engine, engine_name=engine_name)

@@ -10,12 +10,13 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from evaluators.batch import FALLBACK_PREFIX, LineError, count_lines, finished_ids, grade_file
+from evaluators.batch import LineError, count_lines, finished_ids, grade_file
+from evaluators.judge import FALLBACK_PREFIX
 from evaluators.batch_report import render_html, render_text, summarise_file, write_csv
 from evaluators.offline import OfflineJudge
 from evaluators.report import build_report
 from evaluators.rubric import DEFAULT_RUBRIC, load_rubric
-from simulator.batch_play import calibrate as calibrate_sim, done_ids, plan_jobs, run_jobs, session_record
+from simulator.batch_play import calibrate as calibrate_sim, plan_jobs, run_jobs, session_record
 from simulator.bots import Trainee, reference_trainee
 from simulator.engines import ENGINES, Engine, EngineUnavailable, build_engine
 from simulator.llm import LLMConfig, chat_model
@@ -159,7 +160,7 @@ def play(persona_ids: tuple[str, ...], trainees: tuple[str, ...], engine: str, a
         total = count or len(personas) * len(names)
         jobs = plan_jobs(list(personas), names, total)
         outcomes: dict[str, int] = {}
-        with tqdm(total=total, initial=len(done_ids(outfile)), unit="session", desc="playing", file=sys.stderr,
+        with tqdm(total=total, initial=len(finished_ids(outfile)), unit="session", desc="playing", file=sys.stderr,
                   disable=None) as progress:
             def on_done(record: dict) -> None:
                 outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from evaluators.grade import GradingContext, Message, TurnGrade
-from evaluators.judge import Judge
+from evaluators.judge import Judge, fallback_grade, short_error
 from evaluators.rubric import Dimension
 from simulator import mood as mood_model
 from simulator.customer import Customer, CustomerReply
@@ -44,12 +45,6 @@ class TurnEngine:
     fallback_customer: Customer
 
 
-def short_error(exc: BaseException, limit: int = 160) -> str:
-    """One readable line for a notice: the exception's first line, trimmed."""
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return first if len(first) <= limit else first[: limit - 1] + "…"
-
-
 def check_reply(text: str) -> str:
     """Return the reply stripped, or raise `ReplyRejected` (empty, or longer than the limit)."""
     reply = (text or "").strip()
@@ -69,9 +64,7 @@ def grade_safely(judge: Judge, fallback: Judge, context: GradingContext, reply: 
         if fallback is judge:
             raise
         log.warning("judge %s failed: %s", judge.name, exc)
-        grade = fallback.grade(context, reply)
-        return grade.model_copy(update={"note": f"graded offline: the {judge.name} judge failed: {short_error(exc)}",
-                                        "usage": getattr(exc, "usage", [])})
+        return fallback_grade(judge, fallback, exc, context, reply)
 
 
 def _mood(session: Session, grade: TurnGrade, reply: str) -> mood_model.MoodUpdate:
@@ -105,7 +98,7 @@ def run_turn(session: Session, text: str, engine: TurnEngine) -> Iterator[str | 
     reply = check_reply(text)
     context = session.grading_context()
     parallel = engine.judge is not engine.pre_scorer
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) if parallel else nullcontext() as pool:
         pending = pool.submit(grade_safely, engine.judge, engine.pre_scorer, context, reply) if parallel else None
         pre_grade = engine.pre_scorer.grade(context, reply)
         spoken_mood = _mood(session, pre_grade, reply)
