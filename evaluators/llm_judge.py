@@ -24,7 +24,7 @@ from evaluators.judge import Judge
 from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
 from evaluators.text import find_cues, normalise
-from simulator.llm import fold_system
+from simulator.llm import fold_system, prompt_file
 from simulator.tokens import count_message_tokens, count_tokens
 
 PROMPT = Path(__file__).resolve().parent / "prompts" / "judge.md"
@@ -112,7 +112,7 @@ def system_template(rubric: Rubric) -> str:
     flags = "\n".join(f"- {f.value}: {spec.description}" for f, spec in rubric.red_flags.items())
     schema = json.dumps(JudgeVerdict.model_json_schema(), separators=(",", ":"))
     escape = lambda text: text.replace("{", "{{").replace("}", "}}")  # noqa: E731
-    return PROMPT.read_text(encoding="utf-8").format(dimensions=escape(dimensions), red_flags=escape(flags),
+    return prompt_file(PROMPT).format(dimensions=escape(dimensions), red_flags=escape(flags),
                                                      schema=escape(schema), persona="{persona}")
 
 

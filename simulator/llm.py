@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -103,6 +105,12 @@ def chat_model(config: LLMConfig, role: Role) -> BaseChatModel:
     extra = {"extra_body": {"max_tokens": max_tokens}} if config.base_url else {}
     return ChatOpenAI(model=config.model_name(role), base_url=config.base_url, api_key=key,
                       stream_usage=True, **common, **extra)
+
+
+@lru_cache(maxsize=16)
+def prompt_file(path: Path) -> str:
+    """A prompt template from its file, read once per process rather than on every turn."""
+    return Path(path).read_text(encoding="utf-8")
 
 
 def fold_system(messages: list[BaseMessage]) -> list[BaseMessage]:

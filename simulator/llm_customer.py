@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 
 from evaluators.grade import CallUsage, TurnGrade
 from simulator.customer import Customer, CustomerReply, OfflineCustomer, classify_move, facts_earned
-from simulator.llm import fold_system
+from simulator.llm import fold_system, prompt_file
 from simulator.mood import MoodUpdate, band
 from simulator.persona import MoodBand, Move, Outcome
 from simulator.state import Session
@@ -91,7 +91,7 @@ def render_system(session: Session, mood: MoodUpdate, earned: list[str]) -> str:
     facts += ("Keep these to yourself unless the agent asks a good question about them: " + _bullets(unknown)) \
         if unknown else "You have shared everything you know."
     voice = " | ".join(persona.lines.by_mood[current][:2] + persona.lines.by_move[Move.neutral][:1])
-    return PROMPT.read_text(encoding="utf-8").format(
+    return prompt_file(PROMPT).format(
         name=persona.name, title=persona.title, industry=persona.industry, typology=persona.typology,
         situation=persona.situation, wants=_bullets(persona.wants), anger=f"{mood.anger_after:g}",
         band=current.value, mood_reasons="It changed because: " + ", ".join(mood.reasons) + ".",

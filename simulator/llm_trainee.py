@@ -8,7 +8,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from simulator.bots import Trainee
-from simulator.llm import fold_system
+from simulator.llm import fold_system, prompt_file
 from simulator.state import Session
 
 PROMPT = Path(__file__).resolve().parent / "prompts" / "trainee.md"
@@ -33,7 +33,7 @@ class LLMTrainee(Trainee):
 
     def messages(self, session: Session) -> list[BaseMessage]:
         brief = session.persona.trainee_brief
-        system = PROMPT.read_text(encoding="utf-8").format(
+        system = prompt_file(PROMPT).format(
             role=brief.role, goal=brief.goal, may_offer="; ".join(brief.may_offer),
             not_negotiable="; ".join(brief.not_negotiable), level=self.level, level_description=LEVELS[self.level])
         # The agent is the AI here: the customer's messages are the human side.
