@@ -17,6 +17,8 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
+from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluators.grade import CallUsage, GradingContext, TurnGrade
@@ -143,11 +145,34 @@ def usage_of(raw: BaseMessage | None, role: str, model: str, prompt: list[tuple[
                      completion_tokens=completion, estimated=True)
 
 
-def structured_output(model: BaseChatModel, method: str):
-    """`with_structured_output` with the verdict's JSON schema as a dict: the SDK would otherwise rebuild a
-    strict schema from the pydantic class on every call (~7 ms each, the main cost of a large batch).
-    The answer is then validated by `JudgeVerdict` itself, with the same range checks."""
-    return model.with_structured_output(VERDICT_SCHEMA, include_raw=True, method=method)
+def response_format(method: str) -> dict:
+    """The `response_format` for `json_schema` (the verdict's schema, built once) or plain `json_mode`."""
+    if method == "json_mode":
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": {"name": "JudgeVerdict", "schema": VERDICT_SCHEMA}}
+
+
+def structured_output(model: BaseChatModel, method: str) -> Runnable:
+    """The chat model bound to a `response_format`; `read_answer` parses what it says.
+
+    Not `with_structured_output`, and the format goes in `extra_body`: the parser chain and the SDK's walk
+    over the schema as a typed parameter cost more CPU than the HTTP call itself in a large batch (0.55 of
+    the machine's ceiling), and `JudgeVerdict` validates the answer anyway."""
+    extra_body = {**(getattr(model, "extra_body", None) or {}), "response_format": response_format(method)}
+    return model.bind(extra_body=extra_body)
+
+
+def read_answer(raw: BaseMessage) -> dict:
+    """The model's answer as `{"raw", "parsed", "parsing_error"}`: JSON (fenced or not) or the reason it is not."""
+    text = raw.content if isinstance(raw.content, str) else "".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in raw.content)
+    try:
+        parsed = parse_json_markdown(text)
+    except (ValueError, TypeError) as exc:
+        return {"raw": raw, "parsed": None, "parsing_error": exc}
+    if not isinstance(parsed, dict):
+        return {"raw": raw, "parsed": None, "parsing_error": ValueError("the answer is not a JSON object")}
+    return {"raw": raw, "parsed": parsed, "parsing_error": None}
 
 
 class LLMJudge(Judge):
@@ -169,7 +194,7 @@ class LLMJudge(Judge):
         messages = next(dialogue)
         while True:
             try:
-                messages = dialogue.send(self._call(messages, lambda m: self.structured.invoke(m)))
+                messages = dialogue.send(self._call(messages, lambda m: read_answer(self.structured.invoke(m))))
             except StopIteration as done:
                 return done.value
 
@@ -225,10 +250,10 @@ class LLMJudge(Judge):
     async def _acall(self, messages: list[BaseMessage]) -> dict:
         messages = fold_system(messages) if self.merge_system else messages
         try:
-            return await self.structured.ainvoke(messages)
+            return read_answer(await self.structured.ainvoke(messages))
         except Exception as exc:
             retry = self._recover(exc)
-            return retry if retry is not None else await self.structured.ainvoke(messages)
+            return retry if retry is not None else read_answer(await self.structured.ainvoke(messages))
 
     def _recover(self, exc: Exception) -> dict | None:
         """An unusable answer becomes a result to re-ask; a server without structured-output support gets

@@ -138,3 +138,22 @@ def test_sarcastic_apology_is_not_empathy_even_if_the_llm_says_so():
 def test_specific_empathy_evidence_is_left_alone():
     grade = judge_with(completion(verdict()))[0].grade(context(CUSTOMER), REPLY)
     assert grade.scores[D.empathy] == 3 and grade.note is None
+
+
+def test_fenced_json_from_a_chatty_model_is_read_and_prose_is_re_asked():
+    fenced = "Here is my grading:\n```json\n" + verdict() + "\n```"
+    judge, recorded = judge_with(completion("I think this reply is quite good overall."), completion(fenced))
+    grade = judge.grade(context(CUSTOMER), REPLY)
+    assert grade.scores[D.empathy] == 3 and "2 attempts" in grade.note
+    assert "not usable" in recorded.requests[1]["messages"][-1]["content"]
+
+
+def test_request_keeps_the_model_extra_body_beside_the_response_format():
+    from langchain_openai import ChatOpenAI
+
+    recorded = Recorded(completion(verdict()))
+    model = ChatOpenAI(model="m", api_key="k", base_url="http://judge.test/v1", http_client=recorded.model.http_client,
+                       extra_body={"max_tokens": 321}, max_retries=0)
+    LLMJudge(model, model_name="recorded").grade(context(CUSTOMER), REPLY)
+    assert recorded.requests[0]["max_tokens"] == 321
+    assert recorded.requests[0]["response_format"]["json_schema"]["name"] == "JudgeVerdict"
