@@ -21,7 +21,7 @@ from evaluators.rubric import Dimension  # noqa: E402
 from simulator.engines import ENGINES, EngineUnavailable, build_engine  # noqa: E402
 from simulator.llm import LLMConfig  # noqa: E402
 from simulator.persona import Persona, load_personas, persona_dir  # noqa: E402
-from simulator.session import ReplyRejected, SessionOver, end_session, run_turn  # noqa: E402
+from simulator.session import ReplyRejected, SessionOver, end_session, prepare_next_turn, run_turn  # noqa: E402
 from simulator.state import Session, Turn, start_session  # noqa: E402
 
 DEFAULT_ENGINE = os.environ.get("DEFUSE_ENGINE", "offline")
@@ -99,6 +99,7 @@ def start(persona_id: str, anger: float, engine_name: str = DEFAULT_ENGINE, base
     engine = engine_for(engine_name, base_url, model, judge_model)
     persona = personas[persona_id]
     session = start_session(persona, engine=engine.name, start_anger=anger)
+    prepare_next_turn(engine.turn, session)
     return (session, chat_messages(session), brief_markdown(persona, session.start_anger),
             "Your feedback appears here after each reply.", anger_frame(session), "", None, None,
             status_line(session), "", f"**Engine in use:** {_esc(engine.label)}")
@@ -113,6 +114,7 @@ def send(text: str, session: Session | None, base_url: str = "", model: str = ""
     try:
         for item in run_turn(session, text, engine.turn):
             if isinstance(item, Session):
+                prepare_next_turn(engine.turn, item)
                 last = item.turns[-1]
                 yield (item, chat_messages(item), feedback_markdown(last), anger_frame(item), "", status_line(item), "")
             else:

@@ -1,6 +1,6 @@
 """How well a judge agrees with human labels: the dev gold set, and the EPITOME empathy labels.
 
-    python -m bench.judge_agreement [--judge offline|llm] [--gold evaluators/gold] [--epitome ../shared/data/epitome]
+    python -m bench.judge_agreement [--judge embedding|cue|llm] [--gold evaluators/gold] [--epitome ../shared/data/epitome]
 
 Dev gold set (`evaluators/gold/dev_items.jsonl`, labels `dev_labels_a.jsonl` and, when present,
 `dev_labels_b.jsonl` from a second, independent annotator): per dimension quadratic-weighted kappa,
@@ -8,27 +8,30 @@ exact and within-1 accuracy, applicability agreement, red-flag F1, and a bootstr
 the mean kappa; the annotators' agreement with each other is the ceiling to approach.
 
 EPITOME (Sharma et al., 2020, EMNLP: "A Computational Approach to Understanding Empathy Expressed in
-Text-Based Mental Health Support"): macro-F1, binary (level > 0) and 3-class, of the offline judge's
-signals for emotional reactions, interpretations and explorations.
+Text-Based Mental Health Support"): macro-F1, binary (level > 0) and 3-class, of the offline judges'
+signals for emotional reactions, interpretations and explorations, on the fifth of the pairs that the
+embedding judge's heads were not trained on.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from evaluators.agreement import Agreement, agreement, macro_f1
 from evaluators.batch import GradeRequest
 from evaluators.grade import GradingContext, Message
 from evaluators.judge import Judge
+from evaluators.embedding_judge import EmbeddingJudge, epitome_level
+from evaluators.epitome import ATTRIBUTION, EPITOME_FILES, load_epitome
+from evaluators.features import read_turn
 from evaluators.offline import OfflineJudge
 from evaluators.rubric import Dimension
+from simulator.engines import offline_judge_named
 
 ROOT = Path(__file__).resolve().parent.parent
-EPITOME_FILES = {"emotional reactions": "emotional-reactions-reddit.csv",
-                 "interpretations": "interpretations-reddit.csv", "explorations": "explorations-reddit.csv"}
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -59,8 +62,8 @@ def print_agreement(title: str, result: Agreement) -> None:
     print(f"  red-flag F1: {flags}")
 
 
-def epitome_levels(judge: OfflineJudge, seeker: str, response: str) -> dict[str, int]:
-    """The offline judge's cue signals read as EPITOME levels (0 none, 1 weak, 2 strong)."""
+def cue_epitome_levels(judge: OfflineJudge, seeker: str, response: str) -> dict[str, int]:
+    """The cue judge's signals read as EPITOME levels (0 none, 1 weak, 2 strong)."""
     context = GradingContext(history=[Message(role="customer", text=seeker)])
     s, flags = judge.read(context, response)
     warmth = s.has("feeling") or s.has("validate") or s.has("ownership") or s.has("acknowledge")
@@ -70,25 +73,34 @@ def epitome_levels(judge: OfflineJudge, seeker: str, response: str) -> dict[str,
     interpretation = 2 if s.has("check_understanding") or (s.has("acknowledge") and paraphrase) else \
         1 if s.has("acknowledge") or paraphrase else 0
     exploration = 2 if s.targeted_questions else 1 if s.questions else 0
-    return {"emotional reactions": emotional, "interpretations": interpretation, "explorations": exploration}
+    return {"emotional_reactions": emotional, "interpretations": interpretation, "explorations": exploration}
 
 
-def epitome(folder: Path, judge: OfflineJudge) -> None:
-    print("\nEPITOME (Sharma, Miner, Atkins & Althoff, 2020, EMNLP): offline judge signals vs human levels")
-    print(f"  {'mechanism':<22} {'n':>5} {'binary macro-F1':>16} {'3-class macro-F1':>17}")
-    for mechanism, name in EPITOME_FILES.items():
-        gold, predicted = [], []
-        with (folder / name).open(encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                gold.append(int(row["level"]))
-                predicted.append(epitome_levels(judge, row["seeker_post"], row["response_post"])[mechanism])
-        binary = macro_f1([g > 0 for g in gold], [p > 0 for p in predicted])
-        print(f"  {mechanism:<22} {len(gold):>5} {binary:>16.3f} {macro_f1(gold, predicted):>17.3f}")
+def embedding_epitome_levels(judge: EmbeddingJudge, seeker: str, response: str) -> dict[str, int]:
+    """The embedding judge's EPITOME heads, read as levels (`epitome_level`)."""
+    context = GradingContext(history=[Message(role="customer", text=seeker)])
+    reading = read_turn(context, response, judge.encoder, judge.cue)
+    return {m: epitome_level(p) for m, p in judge.epitome_levels(reading).items()}
+
+
+def epitome(folder: Path, judges: dict[str, Callable[[str, str], dict[str, int]]]) -> None:
+    """Macro-F1 on the held-out fifth of EPITOME (the embedding heads were trained on the other four)."""
+    rows = [r for r in load_epitome(folder) if r["split"] == "test"]
+    print(f"\nEPITOME ({ATTRIBUTION}): held-out {len(rows)} pairs, judge signals vs human levels")
+    print(f"  {'mechanism':<22} {'judge':<28} {'binary macro-F1':>16} {'3-class macro-F1':>17}")
+    predictions = {name: [levels(r["seeker_post"], r["response_post"]) for r in rows] for name, levels in judges.items()}
+    for mechanism in EPITOME_FILES:
+        gold = [r[mechanism] for r in rows]
+        for name, predicted_rows in predictions.items():
+            predicted = [p[mechanism] for p in predicted_rows]
+            binary = macro_f1([g > 0 for g in gold], [p > 0 for p in predicted])
+            print(f"  {mechanism:<22} {name:<28} {binary:>16.3f} {macro_f1(gold, predicted):>17.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--judge", choices=["offline", "llm"], default="offline")
+    parser.add_argument("--judge", choices=["embedding", "cue", "llm"], default="embedding",
+                        help="embedding (the default offline judge), cue (phrases only), or llm (the configured endpoint)")
     parser.add_argument("--gold", type=Path, default=ROOT / "evaluators" / "gold")
     parser.add_argument("--epitome", type=Path, default=ROOT.parent / "shared" / "data" / "epitome")
     args = parser.parse_args()
@@ -100,7 +112,7 @@ def main() -> None:
 
         judge: Judge = build_engine("llm").judge
     else:
-        judge = OfflineJudge()
+        judge = offline_judge_named(args.judge)
     predicted = judge_labels(judge, items)
     print_agreement(f"{judge.name} vs annotator A", agreement(labels_a, predicted))
     if labels_b_path.exists():
@@ -108,7 +120,11 @@ def main() -> None:
         print_agreement(f"{judge.name} vs annotator B", agreement(labels_b, predicted))
         print_agreement("annotator B vs annotator A (the ceiling)", agreement(labels_a, labels_b))
     if args.epitome.exists():
-        epitome(args.epitome, OfflineJudge())
+        cue = OfflineJudge()
+        judges = {cue.name: lambda seeker, response: cue_epitome_levels(cue, seeker, response)}
+        if isinstance(judge, EmbeddingJudge):
+            judges[judge.name] = lambda seeker, response: embedding_epitome_levels(judge, seeker, response)
+        epitome(args.epitome, judges)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ class Judge(ABC):
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
         """Return a `TurnGrade`; never raise for odd text, never invent a score."""
 
+    def prepare(self, context: GradingContext) -> None:
+        """Optional: precompute what grading the next reply in `context` will need (called while the
+        trainee is still typing). Must be safe to skip and to call from another thread."""
+
     async def agrade(self, context: GradingContext, reply: str) -> TurnGrade:
         """Async form for batches; judges that do I/O override it, CPU-only judges need not."""
         return self.grade(context, reply)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluators.grade import CallUsage, GradingContext, TurnGrade
 from evaluators.judge import Judge
+from evaluators.neutral import Neutral, neutral_context, neutralise
 from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import find_cues, normalise
+from evaluators.text import find_cues, normalise, strip_grader_address
 from simulator.llm import fold_system, prompt_file
 from simulator.tokens import count_message_tokens, count_tokens
 
@@ -94,16 +95,6 @@ def verdict_problems(verdict: JudgeVerdict, reply: str) -> list[str]:
         if _squash(flag.quote).strip('"“”…. ') not in haystack:
             problems.append(f"red flag {flag.flag.value}: quote {flag.quote[:60]!r} is not in the trainee's reply")
     return problems
-
-
-def strip_grader_address(reply: str, rubric: Rubric) -> tuple[str, list[str]]:
-    """Remove sentences addressed to the grader; they are data that must never raise a score."""
-    hits = find_cues(normalise(reply), rubric.cues.get("grader_address", []))
-    removed = list(dict.fromkeys(h.quote for h in hits))
-    cleaned = normalise(reply)
-    for sentence in removed:
-        cleaned = cleaned.replace(sentence, " ")
-    return re.sub(r"\s+", " ", cleaned).strip(), removed
 
 
 def system_template(rubric: Rubric) -> str:
@@ -175,13 +166,27 @@ def read_answer(raw: BaseMessage) -> dict:
     return {"raw": raw, "parsed": parsed, "parsing_error": None}
 
 
+def in_own_words(verdict: JudgeVerdict, neutral: Neutral) -> JudgeVerdict:
+    """The verdict with its quotes mapped from the neutral text the model read back to the trainee's words."""
+    data = verdict.model_dump()
+    for dimension in Dimension:
+        data[dimension.value]["evidence"] = [neutral.original(q) for q in data[dimension.value]["evidence"]]
+    for flag in data["red_flags"]:
+        flag["quote"] = neutral.original(flag["quote"])
+    return JudgeVerdict.model_validate(data)
+
+
 class LLMJudge(Judge):
     """Grades with a chat model; raises `JudgeFailed` (never guesses) when it cannot."""
 
     name = "llm"
 
     def __init__(self, model: BaseChatModel, rubric: Rubric | None = None, model_name: str = "llm",
-                 budget_tokens: int = 3000, method: str = "json_schema", merge_system: bool = False):
+                 budget_tokens: int = 3000, method: str = "json_schema", merge_system: bool = False,
+                 filler: Callable[[GradingContext, str], list[str]] | None = None):
+        """`filler` names the reply's sentences that are neither on the customer's issue nor carry a rubric
+        cue (the embedding judge's `filler_sentences`); a score of 2+ quoted only from them is capped."""
+        self.filler = filler
         self.model, self.rubric = model, rubric or load_rubric()
         self.model_name, self.budget_tokens, self.method = model_name, budget_tokens, method
         self.merge_system = merge_system
@@ -211,9 +216,10 @@ class LLMJudge(Judge):
 
     def _dialogue(self, context: GradingContext, reply: str) -> Generator[list[BaseMessage], dict, TurnGrade]:
         """The attempt loop without I/O: yields the messages to send, receives the structured result."""
-        cleaned, removed = strip_grader_address(reply, self.rubric)
-        messages: list[BaseMessage] = [SystemMessage(system_prompt(self.template, context)),
-                                       HumanMessage(user_prompt(context, cleaned, self.budget_tokens))]
+        cleaned, removed = strip_grader_address(reply, self.rubric.cues.get("grader_address", []))
+        neutral, shown = neutralise(cleaned, context.persona.name), neutral_context(context)
+        messages: list[BaseMessage] = [SystemMessage(system_prompt(self.template, shown)),
+                                       HumanMessage(user_prompt(shown, neutral.text, self.budget_tokens))]
         attempts: list[str] = []
         usage: list[CallUsage] = []
         for _ in range(MAX_ATTEMPTS):
@@ -227,9 +233,11 @@ class LLMJudge(Judge):
                 except ValidationError as exc:
                     parsed, error = None, exc
             problems = [f"invalid output: {str(error).splitlines()[0][:200]}"] if error or parsed is None else \
-                verdict_problems(parsed, cleaned)
+                verdict_problems(parsed, neutral.text)
             if not problems:
-                return self._to_grade(parsed, removed, len(attempts) + 1).model_copy(update={"usage": usage})
+                filler = self.filler(context, cleaned) if self.filler else []
+                grade = self._to_grade(in_own_words(parsed, neutral), removed, len(attempts) + 1, filler)
+                return grade.model_copy(update={"usage": usage})
             attempts.append("; ".join(problems))
             log.info("LLM judge re-ask %d: %s", len(attempts), attempts[-1])
             # The correction goes after the unchanged prompt (not after the bad answer): shorter, and
@@ -280,7 +288,7 @@ class LLMJudge(Judge):
         hollow = [q for q in quotes if find_cues(normalise(q), patterns)]
         return quotes if len(hollow) == len(quotes) else []
 
-    def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int) -> TurnGrade:
+    def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int, filler: list[str]) -> TurnGrade:
         scores = {d: getattr(verdict, d.value).score for d in Dimension}
         evidence: dict[str, list[str]] = {d.value: getattr(verdict, d.value).evidence for d in Dimension
                                           if getattr(verdict, d.value).evidence}
@@ -297,6 +305,12 @@ class LLMJudge(Judge):
             if RedFlag.hollow_apology not in flags:
                 flags.append(RedFlag.hollow_apology)
                 evidence.setdefault(RedFlag.hollow_apology.value, []).extend(hollow)
+        for dimension in Dimension:
+            quotes = evidence.get(dimension.value, [])
+            padded = [q for q in quotes if any(_squash(q) in _squash(f) for f in filler)]
+            if quotes and len(padded) == len(quotes) and (scores[dimension] or 0) > 1:
+                scores[dimension] = 1
+                notes.append(f"{dimension.value} capped at 1: its only evidence is filler (" + " | ".join(padded) + ")")
         if removed:
             notes.append("text addressed to the grader was ignored: " + " | ".join(removed))
         if attempts > 1:

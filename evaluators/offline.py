@@ -118,7 +118,10 @@ class OfflineJudge(Judge):
 
     # -- grading ---------------------------------------------------------------------------
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
-        signals, flags = self.read(context, reply)
+        return self.grade_read(context, *self.read(context, reply))
+
+    def grade_read(self, context: GradingContext, signals: Signals, flags: dict[RedFlag, list[CueHit]]) -> TurnGrade:
+        """`grade` from signals already read (the embedding judge reads once and shares them)."""
         scores: dict[Dimension, int | None] = {}
         reasons: dict[Dimension, str] = {}
         evidence: dict[str, list[str]] = {}

@@ -68,8 +68,15 @@ class CueHit:
     quote: str
 
 
+@lru_cache(maxsize=1024)
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
 def find_cues(text: str, patterns: list[str], original: str | None = None) -> list[CueHit]:
     """Every cue hit in `text`, each quoting its sentence from `original` (same positions, unmasked)."""
+    if not patterns or not _any_of(tuple(patterns)).search(text):
+        return []  # one scan for the whole group first: most groups match nothing in a given reply
     source = text if original is None else original
     hits = []
     for pattern in patterns:
@@ -98,3 +105,13 @@ def mask(text: str, hits: list[CueHit]) -> str:
         for i in range(hit.start, hit.end):
             chars[i] = " "
     return "".join(chars)
+
+
+def strip_grader_address(reply: str, cues: list[str]) -> tuple[str, list[str]]:
+    """The reply with sentences addressed to the grader removed, and those sentences: they are data that
+    must never raise a score."""
+    text = normalise(reply)
+    removed = list(dict.fromkeys(h.quote for h in find_cues(text, cues)))
+    for sentence in removed:
+        text = text.replace(sentence, " ")
+    return re.sub(r"\s+", " ", text).strip(), removed

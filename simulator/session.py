@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -130,6 +130,19 @@ def run_turn(session: Session, text: str, engine: TurnEngine) -> Iterator[str | 
         "outcome": outcome,
         "recent_lines": [*session.recent_lines, *answer.lines][-RECENT_LINES_KEPT:],
     })
+
+
+_PREPARING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="defuse-prepare")
+
+
+def prepare_next_turn(engine: TurnEngine, session: Session) -> Future | None:
+    """While the trainee reads and types, let the judges precompute what grading their reply will need
+    (the embedding judge embeds the customer's line). Best effort: a failure here costs nothing."""
+    if session.ended:
+        return None
+    context = session.grading_context()
+    judges = [engine.pre_scorer] + ([engine.judge] if engine.judge is not engine.pre_scorer else [])
+    return _PREPARING.submit(lambda: [judge.prepare(context) for judge in judges])
 
 
 def take_turn(session: Session, text: str, judge: Judge, customer: Customer, fallback_judge: Judge | None = None,

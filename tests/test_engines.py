@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from bench.fake_openai import FakeSettings, RunningServer, free_port
 from simulator.cli import main
-from simulator.engines import EngineUnavailable, build_engine
+from simulator.engines import EngineUnavailable, build_engine, offline_judge_named
 from simulator.llm import LLMConfig, chat_model
 
 
@@ -59,7 +59,7 @@ def test_grade_with_a_dead_endpoint_falls_back_per_line(tmp_path):
                                        "--timeout", "5"])
     assert result.exit_code == 0
     line = json.loads(out.read_text())
-    assert line["judge"] == "offline cue judge v1" and line["note"].startswith("graded offline: the llm judge failed")
+    assert line["judge"] == offline_judge_named().name and line["note"].startswith("graded offline: the llm judge failed")
     assert line["scores"]["perspective"] == 0
 
 

@@ -78,10 +78,11 @@ def test_a_whole_session_in_llm_mode(llama, personas):
         assert turn.customer.strip()
         llm_graded = turn.grade.judge == "llm judge (gemma3)"
         assert llm_graded or any(n.startswith("graded offline: the llm judge failed") for n in turn.notes), turn.notes
-        judge_calls = [u for u in turn.usage if u.role == "judge"]
-        assert judge_calls and all(u.prompt_tokens > 1000 for u in judge_calls)
-        assert any(not u.estimated for u in judge_calls), "the server's own token counts were not read"
-        assert any(u.role == "customer" and u.prompt_tokens > 300 for u in turn.usage)
+        assert all(u.prompt_tokens > 1000 for u in turn.usage if u.role == "judge")
+    # A call that timed out has no answer to count; every call that was answered was counted by the server.
+    judge_calls = [u for t in session.turns for u in t.usage if u.role == "judge"]
+    assert judge_calls and any(not u.estimated for u in judge_calls), "the server's own token counts were not read"
+    assert any(u.role == "customer" and u.prompt_tokens > 300 for t in session.turns for u in t.usage)
 
 
 def test_the_customer_model_streams_over_http(llama, personas):
@@ -113,7 +114,7 @@ def test_killing_the_server_mid_session_loses_nothing(personas):
             proc.kill()
     assert [t.trainee for t in session.turns][:2] == REPLIES
     after = session.turns[1]
-    assert after.grade.judge == "offline cue judge v1" and after.customer
+    assert after.grade.judge == engine.offline_judge.name and after.customer
     assert any("llm judge failed" in n for n in after.notes)
     assert any("customer failed" in n for n in after.notes)
 

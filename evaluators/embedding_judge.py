@@ -1,0 +1,158 @@
+"""The embedding judge: the cue judge's readings plus sentence meaning, combined by small trained heads.
+
+The cue judge sees phrases; it misses empathy said in plain original words and is fooled by stock
+phrases in odd places. This judge embeds the reply and the customer's last message (MiniLM, offline),
+reads EPITOME-trained empathy signals from them, and lets one small head per dimension weigh all of it
+against the cue readings. It keeps the cue judge's honesty rules: an explicit harmful phrase keeps its
+0, a score of 2 or more must be carried by a quoted sentence that is neither filler nor a hollow formula,
+and names, genders and text addressed to the grader never reach the heads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from evaluators.embeddings import SentenceEncoder, default_encoder
+from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_feature_names, epitome_probabilities, filler_sentences,
+                                 read_turn, rubric_feature_names, rubric_features)
+from evaluators.grade import GradingContext, TurnGrade
+from evaluators.heads import HEADS_DIR, HeadFileError, LinearHead, Projection, load_head
+from evaluators.judge import Judge
+from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
+from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
+from evaluators.text import find_cues, normalise, strip_grader_address
+
+JUDGE_NAME = "offline embedding judge v1"
+
+
+def decode(proba: dict[str, float]) -> int | None:
+    """A score from class probabilities: not applicable if that is likelier than any score, else the
+    expected score, rounded (a kappa weighs near misses lightly, and so should the guess)."""
+    numeric = {int(k): v for k, v in proba.items() if k != "na"}
+    if proba.get("na", 0.0) > max(numeric.values()):
+        return None
+    return int(round(sum(k * v for k, v in numeric.items()) / sum(numeric.values())))
+
+
+def epitome_level(proba: dict[str, float]) -> int:
+    """An EPITOME level: 0 unless the weak and strong levels together are likelier, then the likelier of them."""
+    if proba.get("0", 0.0) >= 0.5:
+        return 0
+    return 2 if proba.get("2", 0.0) > proba.get("1", 0.0) else 1
+
+
+class EmbeddingJudge(Judge):
+    """Offline judge backed by sentence embeddings and trained heads (see `evaluators/heads/`)."""
+
+    name = JUDGE_NAME
+
+    def __init__(self, rubric: Rubric | None = None, encoder: SentenceEncoder | None = None,
+                 heads_dir: Path = HEADS_DIR, source: Path = DEFAULT_RUBRIC):
+        self.cue = OfflineJudge(rubric or load_rubric(source), source)
+        self.rubric = self.cue.rubric
+        self.encoder = encoder or default_encoder()
+        self.epitome = {m: load_head(f"epitome_{m}", heads_dir) for m in EPITOME}
+        for head in self.epitome.values():
+            self._check(head, heads_dir, epitome_feature_names(head.vocabulary))
+        self.projection: Projection = load_head("rubric_projection", heads_dir, Projection)
+        layout = rubric_feature_names(len(self.projection.components))
+        self.heads = {d: self._check(load_head(f"rubric_{d.value}", heads_dir), heads_dir, layout) for d in Dimension}
+        self._hollow = self.rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
+
+    @staticmethod
+    def _check(head: LinearHead, folder: Path, features: list[str]) -> LinearHead:
+        if head.features != features:
+            raise HeadFileError(str(folder / f"{head.name}.json"), "features",
+                                "its feature layout is not the one this version computes",
+                                "retrain with `python -m evaluators.train_heads`")
+        return head
+
+    # -- signals ---------------------------------------------------------------------------
+    def epitome_levels(self, reading: TurnReading) -> dict[str, dict[str, float]]:
+        """EPITOME mechanism level probabilities ('0', '1', '2') for this reply to this customer."""
+        return epitome_probabilities(reading, self.epitome)
+
+    def read(self, context: GradingContext, reply: str) -> tuple[TurnReading, dict[str, dict[str, float]], np.ndarray]:
+        reading = read_turn(context, reply, self.encoder, self.cue)
+        epitome = self.epitome_levels(reading)
+        return reading, epitome, rubric_features(reading, epitome, context, self.projection)
+
+    def prepare(self, context: GradingContext) -> None:
+        """Embed the customer's last message now (cached), so grading the reply to it embeds only the reply."""
+        if context.history:
+            customer_vector(context, self.encoder)
+
+    # -- grading ---------------------------------------------------------------------------
+    def grade(self, context: GradingContext, reply: str) -> TurnGrade:
+        reading, epitome, x = self.read(context, reply)
+        cue = reading.cue_grade
+        content = self._content_sentences(reading)
+        scores: dict[Dimension, int | None] = {}
+        reasons: dict[Dimension, str] = {}
+        evidence = {key: quotes for key, quotes in cue.evidence.items() if key not in {d.value for d in Dimension}}
+        for dimension in Dimension:
+            proba = self.heads[dimension].proba(x)
+            score, reason, quotes = self._settle(dimension, decode(proba), proba, cue, reading, content, x)
+            scores[dimension], reasons[dimension] = score, reason
+            if quotes:
+                evidence[dimension.value] = list(dict.fromkeys(quotes))[:3]
+        notes = [cue.note] if cue.note else []
+        if reading.removed:
+            notes.append("text addressed to the grader was ignored: " + " | ".join(reading.removed))
+        if reading.filler:
+            notes.append("filler not graded: " + " | ".join(reading.filler[:3]) + (" …" if len(reading.filler) > 3 else ""))
+        return TurnGrade(scores=scores, red_flags=cue.red_flags, evidence=evidence, reasons=reasons,
+                         tip=self.cue.tip(scores, cue.red_flags), judge=self.name, note="; ".join(dict.fromkeys(notes)) or None)
+
+    def filler_sentences(self, context: GradingContext, reply: str) -> list[str]:
+        """The reply's sentences that say nothing to this customer about this issue (for the LLM judge)."""
+        cleaned = strip_grader_address(reply, self.rubric.cues.get("grader_address", []))[0]
+        return filler_sentences(cleaned, context, *self.cue.read(context, cleaned))
+
+    def _content_sentences(self, reading: TurnReading) -> list[tuple[str, np.ndarray]]:
+        """Sentences that can carry a score of 2 or more: not only a hollow formula (filler is already gone)."""
+        useful = [h.quote for name, hits in reading.signals.hits.items() if name != "generic_understand" for h in hits]
+        return [(sentence, vector) for sentence, vector in reading.sentences
+                if not (find_cues(normalise(sentence), self._hollow) and not any(q in sentence for q in useful))]
+
+    def _settle(self, dimension: Dimension, score: int | None, proba: dict[str, float], cue: TurnGrade,
+                reading: TurnReading, content: list[tuple[str, np.ndarray]], x: np.ndarray) -> tuple[int | None, str, list[str]]:
+        """The head's score, held to the rules a judge must keep, with its reason and quotes: a 0 needs
+        harmful words the cue judge can quote, a 2 or more a sentence that is neither filler nor hollow."""
+        cue_score, cue_reason = cue.scores.get(dimension), cue.reasons.get(dimension, "")
+        cue_quotes = cue.evidence.get(dimension.value, [])
+        confidence = f"p={max(proba.values()):.2f}"
+        if score == 0 and cue_score != 0 and not cue.red_flags:
+            score = 1
+        if score is None or score == cue_score:
+            return score, f"{cue_reason} (the embedding head agrees, {confidence})" if score is not None else \
+                f"{cue_reason} (not applicable, {confidence})", cue_quotes
+        quotes = cue_quotes
+        if score == 0 and not quotes:
+            quotes = [q for flag in cue.red_flags for q in cue.evidence.get(flag.value, [])]
+        if score >= 2 and (cue_score or 0) < 2:
+            best = self._best_sentence(dimension, score, content, x)
+            if best is None:
+                return 1, f"{cue_reason}; no sentence on the customer's issue carries more", cue_quotes
+            quotes = [best]
+        if score >= 2 and dimension is Dimension.empathy and all(find_cues(normalise(q), self._hollow) for q in quotes):
+            return 1, "its only evidence is a hollow formula", quotes
+        direction = "raised" if cue_score is None or score > cue_score else "lowered"
+        return score, f"{direction} from the cue reading ({cue_reason}) by the embedding head, {confidence}", quotes
+
+    def _best_sentence(self, dimension: Dimension, score: int, content: list[tuple[str, np.ndarray]],
+                       x: np.ndarray) -> str | None:
+        """The content sentence that, standing in for the whole reply, pushes the head furthest toward `score`."""
+        if not content:
+            return None
+        head, size = self.heads[dimension], len(self.projection.components)
+        best, best_push = None, -np.inf
+        for sentence, vector in content:
+            swapped = x.copy()
+            swapped[:size] = self.projection.apply(vector)
+            push = head.contribution(swapped, str(score))
+            if push > best_push:
+                best, best_push = sentence, push
+        return best
