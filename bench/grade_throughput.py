@@ -5,7 +5,8 @@ In one run:
   defuse   `grade_stream` with the LLM judge (LangChain ChatOpenAI, structured output, quote checks)
 both against the fake OpenAI-compatible server in its own process; prints LLM calls/s, the fraction
 of the ceiling (target >= 0.85) and of the ideal (concurrency / latency). Then peak RSS of
-`defuse grade --engine offline` on 10,000 and 100,000 lines (constant memory: about the same).
+`defuse grade --engine offline` on 10,000 and 100,000 lines (constant memory: about the same), with the
+cue judge: streaming is what is measured, and the embedding judge would take an hour over 100,000 lines.
 
     python -m bench.grade_throughput [--turns 2000] [--concurrency 32] [--latency 0.2]
 """
@@ -95,7 +96,7 @@ def peak_rss_mb(lines: int, folder: Path) -> float:
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     done = subprocess.run([sys.executable, "-c", code, str(source), str(out)], capture_output=True, text=True,
-                          env={**os.environ, "TQDM_DISABLE": "1"}, cwd=Path(__file__).resolve().parent.parent)
+                          env={**os.environ, "TQDM_DISABLE": "1", "DEFUSE_OFFLINE_JUDGE": "cue"}, cwd=Path(__file__).resolve().parent.parent)
     assert sum(1 for _ in out.open()) == lines
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
@@ -125,7 +126,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         small = peak_rss_mb(args.memory_lines // 10, Path(folder))
         large = peak_rss_mb(args.memory_lines, Path(folder))
-    print(f"\npeak RSS, defuse grade --engine offline: {args.memory_lines // 10:,} lines {small:.0f} MB, "
+    print(f"\npeak RSS, defuse grade --engine offline (cue judge): {args.memory_lines // 10:,} lines {small:.0f} MB, "
           f"{args.memory_lines:,} lines {large:.0f} MB (ratio {large / small:.2f})")
 
 

@@ -1,6 +1,7 @@
 """How well a judge agrees with human labels: the dev gold set, and the EPITOME empathy labels.
 
-    python -m bench.judge_agreement [--judge embedding|cue|llm] [--gold evaluators/gold] [--epitome ../shared/data/epitome]
+    python -m bench.judge_agreement [--judge embedding|cue|llm] [--gold evaluators/gold]
+                                    [--epitome ../shared/data/epitome]
 
 Dev gold set (`evaluators/gold/dev_items.jsonl`, labels `dev_labels_a.jsonl` and, when present,
 `dev_labels_b.jsonl` from a second, independent annotator): per dimension quadratic-weighted kappa,
@@ -88,7 +89,8 @@ def epitome(folder: Path, judges: dict[str, Callable[[str, str], dict[str, int]]
     rows = [r for r in load_epitome(folder) if r["split"] == "test"]
     print(f"\nEPITOME ({ATTRIBUTION}): held-out {len(rows)} pairs, judge signals vs human levels")
     print(f"  {'mechanism':<22} {'judge':<28} {'binary macro-F1':>16} {'3-class macro-F1':>17}")
-    predictions = {name: [levels(r["seeker_post"], r["response_post"]) for r in rows] for name, levels in judges.items()}
+    predictions = {name: [levels(r["seeker_post"], r["response_post"]) for r in rows]
+                   for name, levels in judges.items()}
     for mechanism in EPITOME_FILES:
         gold = [r[mechanism] for r in rows]
         for name, predicted_rows in predictions.items():
@@ -100,7 +102,8 @@ def epitome(folder: Path, judges: dict[str, Callable[[str, str], dict[str, int]]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--judge", choices=["embedding", "cue", "llm"], default="embedding",
-                        help="embedding (the default offline judge), cue (phrases only), or llm (the configured endpoint)")
+                        help="embedding (the default offline judge), cue (phrases only), "
+                             "or llm (the configured endpoint)")
     parser.add_argument("--gold", type=Path, default=ROOT / "evaluators" / "gold")
     parser.add_argument("--epitome", type=Path, default=ROOT.parent / "shared" / "data" / "epitome")
     args = parser.parse_args()

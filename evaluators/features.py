@@ -70,6 +70,12 @@ def epitome_vector(reply_vector: np.ndarray, customer_vector: np.ndarray, reply:
                            [float(g in present) for g in vocabulary or []]]).astype(np.float32)
 
 
+def flag_vector(reply: str, vocabulary: list[str]) -> np.ndarray:
+    """Which of a red-flag head's phrases the reply contains."""
+    present = ngrams(reply)
+    return np.array([float(g in present) for g in vocabulary], dtype=np.float32)
+
+
 def epitome_feature_names(vocabulary: list[str] | None = None) -> list[str]:
     return [f"r{i}" for i in range(DIMENSION)] + [f"rc{i}" for i in range(DIMENSION)] + ["cos_rc"] + \
         [NGRAM_PREFIX + g for g in vocabulary or []]
@@ -88,7 +94,7 @@ def filler_sentences(reply: str, context: GradingContext, signals: Signals, flag
     """Sentences that say nothing to this customer about this issue: no rubric cue, no question, none of the
     customer's own words, not addressed to them ("thank you" alone does not count). Removed before grading,
     so padding cannot buy a score; never all of the reply. `signals`, `flags`: the cue judge's reading."""
-    quotes = [h.quote for hits in signals.hits.values() for h in hits] + [h.quote for hits in flags.values() for h in hits]
+    quotes = [h.quote for hits in [*signals.hits.values(), *flags.values()] for h in hits]
     customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:]))
     found = []
     for sentence in sentences(reply):
@@ -124,7 +130,8 @@ def read_turn(context: GradingContext, reply: str, encoder: SentenceEncoder, cue
     neutral = neutralise(cleaned, name)
     spans = sentence_spans(neutral.text)
     embedded = encoder.embed(neutral.text, [(start, end) for start, end, _ in spans])
-    pairs = [(neutral.original(sentence), vector) for (_, _, sentence), vector in zip(spans, embedded.spans, strict=True)]
+    pairs = [(neutral.original(sentence), vector)
+             for (_, _, sentence), vector in zip(spans, embedded.spans, strict=True)]
     return TurnReading(reply=neutral.text, removed=removed, filler=filler, reply_vector=embedded.vector,
                        customer_vector=customer_vector(context, encoder), sentences=pairs, signals=signals, flags=flags,
                        cue_grade=cue_judge.grade_read(context, signals, flags), first_reply=not context.trainee_texts())
@@ -157,5 +164,6 @@ def rubric_features(reading: TurnReading, epitome: dict[str, dict[str, float]], 
                float(reading.reply_vector @ reading.customer_vector), max(sentence_cos),
                float(reading.first_reply), float(promised)]
     levels = [epitome[m].get(level, 0.0) for m in EPITOME for level in ("1", "2")]
-    return np.concatenate([projection.apply(reading.reply_vector), cue_slots, [float(f in reading.flags) for f in RedFlag],
+    flags = [float(f in reading.flags) for f in RedFlag]
+    return np.concatenate([projection.apply(reading.reply_vector), cue_slots, flags,
                            [float(s.has(c)) for c in REQUIRED_CUES], scalars, levels]).astype(np.float32)

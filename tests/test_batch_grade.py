@@ -81,7 +81,7 @@ def test_whole_transcripts_grade_every_trainee_turn_in_context(tmp_path):
     grade_cli(source, "--out", out)
     results = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert set(results) == {"s1#t1", "s1#t2"}
-    assert results["s1#t1"]["red_flags"] == ["calm_down"]
+    assert "calm_down" in results["s1#t1"]["red_flags"]
     assert results["s1#t2"]["scores"]["plan"] >= 2 and results["s1#t2"]["persona"] == "Lee"
 
 
@@ -93,7 +93,7 @@ def test_csv_input(tmp_path):
         writer.writerow(["c1", "Sam", "My bill is wrong AGAIN!", "That's our policy."])
         writer.writerow(["c2", "Sam", "My bill is wrong AGAIN!", ""])
     result = grade_cli(source, "--out", out)
-    assert ids(out) == ["c1"] and json.loads(out.read_text())["red_flags"] == ["policy_hiding"]
+    assert ids(out) == ["c1"] and "policy_hiding" in json.loads(out.read_text())["red_flags"]
     assert result.exit_code == 1 and "in.csv: line 3: reply" in result.stderr
 
 

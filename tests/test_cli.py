@@ -1,4 +1,5 @@
 import json
+import os
 
 from click.testing import CliRunner
 
@@ -81,7 +82,7 @@ def test_grade_jsonl_round_trip_and_bad_lines(tmp_path):
     assert "line 3: not valid JSON" in result.stderr and "line 4: history: Value error, history must end" in result.stderr
     results = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}  # finishing order
     assert set(results) == {"a", 2}
-    assert results["a"]["scores"]["perspective"] == 0 and results["a"]["red_flags"] == ["calm_down"]
+    assert results["a"]["scores"]["perspective"] == 0 and "calm_down" in results["a"]["red_flags"]
     assert results[2]["scores"]["empathy"] >= 2 and results[2]["evidence"]["empathy"]
 
 
@@ -102,3 +103,20 @@ def test_rubric_validate_reports_missing_cue_groups(tmp_path):
     broken.write_text(text.split("\ncues:\n")[0] + "\n")
     result = CliRunner().invoke(main, ["rubric", "validate", str(broken)])
     assert result.exit_code == 1 and f"{broken}: cues: missing cue groups: dismiss" in result.output
+
+
+def test_grade_can_use_the_cue_judge(tmp_path, monkeypatch):
+    from simulator.engines import build_engine
+
+    monkeypatch.delenv("DEFUSE_OFFLINE_JUDGE", raising=False)
+    build_engine.cache_clear()
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps({"id": 1, "history": [{"role": "customer", "text": "Where is my parcel?"}],
+                                  "reply": "Calm down."}) + "\n")
+    try:
+        result = CliRunner().invoke(main, ["grade", str(source), "--out", str(out), "--offline-judge", "cue"])
+    finally:  # the option sets the variable for the process, as a CLI run would
+        build_engine.cache_clear()
+        os.environ.pop("DEFUSE_OFFLINE_JUDGE", None)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["judge"] == "offline cue judge v1"
