@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -150,9 +151,32 @@ def label_of(score) -> str:
     return "na" if score is None else str(score)
 
 
-def train_rubric(pairs, encoder: SentenceEncoder, epitome_heads: dict[str, LinearHead], out: Path) -> None:
+def best_regularisation(x: np.ndarray, y: np.ndarray, read: Callable[[dict[str, float]], object],
+                        score: Callable[[list, list], float]) -> tuple[float, float]:
+    """(score, C) for the C in `C_GRID` with the best 5-fold cross-validated `score(gold, predicted)`;
+    `read` turns one turn's class probabilities into its prediction."""
     from sklearn.model_selection import StratifiedKFold
 
+    best = (-np.inf, C_GRID[0])
+    for c in C_GRID:
+        predicted: list = [None] * len(y)
+        for fold_train, fold_test in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
+            model, scaler = fit(x[fold_train], list(y[fold_train]), c)
+            for i, p in zip(fold_test, model.predict_proba(scaler.transform(x[fold_test])), strict=True):
+                predicted[i] = read(dict(zip(model.classes_, p, strict=True)))
+        result = score(list(y), predicted)
+        if result > best[0]:
+            best = (result, c)
+    return best
+
+
+def applicable_qwk(gold: list[str], predicted: list[int | None]) -> float:
+    """QWK over the turns both sides score (labels 'na' and predictions None are left out)."""
+    both = [(int(g), p) for g, p in zip(gold, predicted, strict=True) if g != "na" and p is not None]
+    return quadratic_weighted_kappa([g for g, _ in both], [p for _, p in both]) or 0.0
+
+
+def train_rubric(pairs, encoder: SentenceEncoder, epitome_heads: dict[str, LinearHead], out: Path) -> None:
     from sklearn.decomposition import PCA
 
     cue_judge = OfflineJudge()
@@ -169,17 +193,7 @@ def train_rubric(pairs, encoder: SentenceEncoder, epitome_heads: dict[str, Linea
     for dimension in Dimension:
         y = np.array([label_of(labels["scores"].get(dimension.value)) for _, labels in pairs])
         classes = sorted(set(y), key=lambda v: (v != "na", v))
-        best = None
-        for c in C_GRID:
-            predicted = np.empty(len(y), dtype=object)
-            for fold_train, fold_test in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
-                model, scaler = fit(x[fold_train], list(y[fold_train]), c)
-                for i, p in zip(fold_test, model.predict_proba(scaler.transform(x[fold_test])), strict=True):
-                    predicted[i] = decode(dict(zip(model.classes_, p, strict=True)))
-            both = [(int(g), p) for g, p in zip(y, predicted, strict=True) if g != "na" and p is not None]
-            kappa = quadratic_weighted_kappa([g for g, _ in both], [p for _, p in both]) or 0.0
-            if best is None or kappa > best[0]:
-                best = (kappa, c)
+        best = best_regularisation(x, y, decode, applicable_qwk)
         model, scaler = fit(x, list(y), best[1])
         note = (f"{len(y)} training turns (evaluators/training), C={best[1]}; 5-fold cross-validated QWK "
                 f"{best[0]:.3f}")
@@ -195,28 +209,19 @@ def train_flags(pairs, readings, x: np.ndarray, out: Path) -> None:
     """One binary head per red flag, over the rubric features plus the phrases most tied to that flag.
     Chosen over the cue phrases by the training turns: cross-validated micro-F1 0.76 against the cues'
     0.43 there (the cues were written against the dev set, and it shows)."""
-    from sklearn.model_selection import StratifiedKFold
-
     texts = [reading.reply for _, reading in readings]
     for flag in RedFlag:
         y = np.array(["1" if flag.value in labels["red_flags"] else "0" for _, labels in pairs])
         vocabulary = choose_vocabulary(texts, [v == "1" for v in y], size=300, min_count=5)
         xf = np.hstack([x, np.stack([flag_vector(t, vocabulary) for t in texts])])
-        best = None
-        for c in C_GRID:
-            predicted = np.empty(len(y), dtype=object)
-            for fold_train, fold_test in StratifiedKFold(5, shuffle=True, random_state=0).split(xf, y):
-                model, scaler = fit(xf[fold_train], list(y[fold_train]), c)
-                predicted[fold_test] = model.predict(scaler.transform(xf[fold_test]))
-            f1 = macro_f1([int(v) for v in y], [int(v) for v in predicted])
-            if best is None or f1 > best[0]:
-                best = (f1, c)
+        best = best_regularisation(xf, y, lambda p: "1" if p["1"] > 0.5 else "0",
+                                   lambda gold, predicted: macro_f1(list(map(int, gold)), list(map(int, predicted))))
         model, scaler = fit(xf, list(y), best[1])
         note = (f"{len(y)} training turns (evaluators/training), {int((y == '1').sum())} with this flag, C={best[1]}; "
                 f"5-fold cross-validated macro-F1 {best[0]:.3f}")
         print(f"flag {flag.value}: {note}")
-        save_head(to_head(f"flag_{flag.value}", model, scaler, [str(c) for c in model.classes_],
-                          rubric_feature_names(PROJECTION_COMPONENTS) + [NGRAM_PREFIX + g for g in vocabulary], note), out)
+        layout = rubric_feature_names(PROJECTION_COMPONENTS) + [NGRAM_PREFIX + g for g in vocabulary]
+        save_head(to_head(f"flag_{flag.value}", model, scaler, [str(c) for c in model.classes_], layout, note), out)
 
 
 def main() -> None:
