@@ -16,13 +16,13 @@ import numpy as np
 
 from evaluators.embeddings import SentenceEncoder, default_encoder
 from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_feature_names, epitome_probabilities,
-                                 filler_sentences, flag_vector, read_turn, rubric_feature_names, rubric_features)
+                                 flag_vector, is_filler, read_turn, rubric_feature_names, rubric_features)
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, HeadFileError, LinearHead, Projection, load_head
 from evaluators.judge import Judge
 from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import find_cues, normalise, strip_grader_address
+from evaluators.text import content_stems, find_cues, normalise
 
 JUDGE_NAME = "offline embedding judge v1"
 
@@ -112,10 +112,21 @@ class EmbeddingJudge(Judge):
                          tip=self.cue.tip(scores, flags), judge=self.name,
                          note="; ".join(dict.fromkeys(notes)) or None)
 
-    def filler_sentences(self, context: GradingContext, reply: str) -> list[str]:
-        """The reply's sentences that say nothing to this customer about this issue (for the LLM judge)."""
-        cleaned = strip_grader_address(reply, self.rubric.cues.get("grader_address", []))[0]
-        return filler_sentences(cleaned, context, *self.cue.read(context, cleaned))
+    def filler_among(self, context: GradingContext, candidates: list[str]) -> list[str]:
+        """Which of these sentences (quoted by another judge) say nothing to this customer about this issue.
+        Each is read on its own: cheap enough for an LLM judge's every verdict in a large batch."""
+        found: list[str] = []
+        if not candidates:
+            return found
+        customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:]))
+        for sentence in candidates:
+            if not is_filler(sentence, [], customer_words):
+                continue  # a question, on the issue or addressed to the customer: no need to read its cues
+            signals, flags = self.cue.read(context, sentence)
+            quotes = [h.quote for hits in [*signals.hits.values(), *flags.values()] for h in hits]
+            if is_filler(sentence, quotes, customer_words):
+                found.append(sentence)
+        return found
 
     def _content_sentences(self, reading: TurnReading) -> list[tuple[str, np.ndarray]]:
         """Sentences that can carry a score of 2 or more: not only a hollow formula (filler is already gone)."""

@@ -96,15 +96,16 @@ def filler_sentences(reply: str, context: GradingContext, signals: Signals, flag
     so padding cannot buy a score; never all of the reply. `signals`, `flags`: the cue judge's reading."""
     quotes = [h.quote for hits in [*signals.hits.values(), *flags.values()] for h in hits]
     customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:]))
-    found = []
-    for sentence in sentences(reply):
-        if sentence.rstrip().endswith("?") or any(q in sentence or sentence in q for q in quotes):
-            continue
-        addressed = _ADDRESSES_CUSTOMER.search(re.sub(r"\bthank you\b", "", sentence, flags=re.IGNORECASE))
-        if content_stems(sentence) & customer_words or addressed:
-            continue
-        found.append(sentence)
+    found = [sentence for sentence in sentences(reply) if is_filler(sentence, quotes, customer_words)]
     return [] if len(found) == len(sentences(reply)) else found
+
+
+def is_filler(sentence: str, cue_quotes: list[str], customer_words: set[str]) -> bool:
+    """The filler test for one sentence, given the cue judge's quotes and the customer's content words."""
+    if sentence.rstrip().endswith("?") or any(q in sentence or sentence in q for q in cue_quotes):
+        return False
+    addressed = _ADDRESSES_CUSTOMER.search(re.sub(r"\bthank you\b", "", sentence, flags=re.IGNORECASE))
+    return not (content_stems(sentence) & customer_words or addressed)
 
 
 def customer_vector(context: GradingContext, encoder: SentenceEncoder) -> np.ndarray:

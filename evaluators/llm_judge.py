@@ -26,7 +26,7 @@ from evaluators.judge import Judge
 from evaluators.neutral import Neutral, neutral_context, neutralise
 from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import find_cues, normalise, strip_grader_address
+from evaluators.text import find_cues, normalise, sentences, strip_grader_address
 from simulator.llm import fold_system, prompt_file
 from simulator.tokens import count_message_tokens, count_tokens
 
@@ -166,6 +166,16 @@ def read_answer(raw: BaseMessage) -> dict:
     return {"raw": raw, "parsed": parsed, "parsing_error": None}
 
 
+def quoted_sentences(verdict: JudgeVerdict, reply: str) -> list[str]:
+    """The reply's sentences that hold the evidence for a score of 2 or more."""
+    quotes = [_squash(q) for d in Dimension if (getattr(verdict, d.value).score or 0) >= 2
+              for q in getattr(verdict, d.value).evidence]
+    if not quotes:
+        return []
+    squashed = [(s, _squash(s)) for s in sentences(reply)]
+    return [s for s, flat in squashed if any(q and q in flat for q in quotes)]
+
+
 def in_own_words(verdict: JudgeVerdict, neutral: Neutral) -> JudgeVerdict:
     """The verdict with its quotes mapped from the neutral text the model read back to the trainee's words."""
     data = verdict.model_dump()
@@ -183,9 +193,9 @@ class LLMJudge(Judge):
 
     def __init__(self, model: BaseChatModel, rubric: Rubric | None = None, model_name: str = "llm",
                  budget_tokens: int = 3000, method: str = "json_schema", merge_system: bool = False,
-                 filler: Callable[[GradingContext, str], list[str]] | None = None):
-        """`filler` names the reply's sentences that are neither on the customer's issue nor carry a rubric
-        cue (the embedding judge's `filler_sentences`); a score of 2+ quoted only from them is capped."""
+                 filler: Callable[[GradingContext, list[str]], list[str]] | None = None):
+        """`filler` says which of the sentences the verdict quotes are neither on the customer's issue nor
+        carry a rubric cue (the embedding judge's `filler_among`); a 2+ quoted only from them is capped."""
         self.filler = filler
         self.model, self.rubric = model, rubric or load_rubric()
         self.model_name, self.budget_tokens, self.method = model_name, budget_tokens, method
@@ -235,8 +245,9 @@ class LLMJudge(Judge):
             problems = [f"invalid output: {str(error).splitlines()[0][:200]}"] if error or parsed is None else \
                 verdict_problems(parsed, neutral.text)
             if not problems:
-                filler = self.filler(context, cleaned) if self.filler else []
-                grade = self._to_grade(in_own_words(parsed, neutral), removed, len(attempts) + 1, filler)
+                verdict = in_own_words(parsed, neutral)
+                filler = self.filler(context, quoted_sentences(verdict, cleaned)) if self.filler else []
+                grade = self._to_grade(verdict, removed, len(attempts) + 1, filler)
                 return grade.model_copy(update={"usage": usage})
             attempts.append("; ".join(problems))
             log.info("LLM judge re-ask %d: %s", len(attempts), attempts[-1])

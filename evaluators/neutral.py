@@ -94,7 +94,7 @@ def neutralise(text: str, name: str = "") -> Neutral:
 def neutral_context(context: GradingContext) -> GradingContext:
     """The conversation as a judge should read it: the same, with names and genders made neutral."""
     name = context.persona.name
-    persona = PersonaBrief(name=NEUTRAL_NAME if name.strip() else "",
-                           situation=neutralise(context.persona.situation, name).text)
-    history = [Message(role=m.role, text=neutralise(m.text, name).text) for m in context.history]
-    return GradingContext(persona=persona, history=history)
+    persona = PersonaBrief.model_construct(name=NEUTRAL_NAME if name.strip() else "",
+                                           situation=neutralise(context.persona.situation, name).text)
+    history = [Message.model_construct(role=m.role, text=neutralise(m.text, name).text) for m in context.history]
+    return GradingContext.model_construct(persona=persona, history=history)  # built from valid parts

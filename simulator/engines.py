@@ -89,7 +89,7 @@ def build_engine(name: str = "offline", config: LLMConfig | None = None, offline
 
     judge = LLMJudge(chat_model(config, "judge"), model_name=config.judge_model, budget_tokens=config.token_budget,
                      method=config.judge_method, merge_system=config.merge_system,
-                     filler=getattr(offline_judge_, "filler_sentences", None))
+                     filler=getattr(offline_judge_, "filler_among", None))
     customer = LLMCustomer(chat_model(config, "customer"), model_name=config.customer_model,
                            budget_tokens=config.token_budget, fallback=offline_customer,
                            merge_system=config.merge_system)

@@ -124,6 +124,7 @@ def test_engine_uses_the_embedding_judge_by_default_and_the_cue_judge_on_request
         build_engine.cache_clear()
 
 
+@pytest.mark.filterwarnings("ignore:The least populated class")
 def test_training_writes_heads_the_judge_can_load(tmp_path):
     pytest.importorskip("sklearn")
     from evaluators.train_heads import load_training, train_rubric, TRAINING_DIR
@@ -137,3 +138,9 @@ def test_training_writes_heads_the_judge_can_load(tmp_path):
     grade = judge.grade(context(OPENING), "Calm down. It's policy.")
     assert grade.scores[D.perspective] == 0
     assert "80 training turns" in load_head("rubric_plan", tmp_path).trained_on
+
+
+def test_filler_among_the_quotes_of_another_judge(judge):
+    quoted = ["Let me check the courier.", "Our company has served customers since 1987.", "Have a wonderful day.",
+              "Your son's birthday present matters."]
+    assert judge.filler_among(context(OPENING), quoted) == quoted[1:3]

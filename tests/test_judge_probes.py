@@ -115,7 +115,7 @@ def test_llm_judge_never_sees_names_or_genders():
 
 def test_llm_judge_caps_scores_quoted_only_from_filler():
     filler_sentence = "Our company has served customers since 1987."
-    judge, _ = llm_judge(verdict(filler_sentence), filler=lambda _context, _reply: [filler_sentence])
+    judge, _ = llm_judge(verdict(filler_sentence), filler=lambda _context, quoted: [s for s in quoted if s == filler_sentence])
     grade = judge.grade(context(OPENING), "Let me check the courier. " + filler_sentence)
     assert grade.scores[D.empathy] == 1 and "filler" in grade.note
 
