@@ -1,8 +1,8 @@
 """What the embedding judge's heads see of one turn: meaning (embeddings) plus the cue judge's readings.
 
-Pure apart from the encoder call. Before anything is embedded, text addressed to the grader is removed
-and names, titles and gendered pronouns are made neutral (`evaluators.neutral`), so none of them can move
-a score: the heads never see them.
+Pure apart from the encoder call. Before anything is embedded, text addressed to the grader and filler
+sentences are removed, and names, titles and gendered pronouns are made neutral (`evaluators.neutral`), so
+none of them can move a score: the heads never see them.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 from evaluators.embeddings import DIMENSION, SentenceEncoder
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.heads import NGRAM_PREFIX, LinearHead, Projection
+from evaluators.neutral import neutralise
 from evaluators.offline import REQUIRED_CUES, OfflineJudge, Signals
 from evaluators.rubric import Dimension, RedFlag
-from evaluators.neutral import neutralise
 from evaluators.text import content_stems, normalise, sentences, strip_grader_address
 
 EPITOME = ("emotional_reactions", "interpretations", "explorations")
@@ -45,7 +45,7 @@ class TurnReading:
     filler: list[str]
     reply_vector: np.ndarray
     customer_vector: np.ndarray
-    sentences: list[tuple[str, np.ndarray]]
+    sentences: list[tuple[str, np.ndarray]]  # each sentence in the trainee's words, with its vector
     signals: Signals
     flags: dict
     cue_grade: TurnGrade

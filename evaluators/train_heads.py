@@ -23,11 +23,11 @@ import numpy as np
 
 from evaluators.agreement import macro_f1, quadratic_weighted_kappa
 from evaluators.batch import GradeRequest
+from evaluators.embedding_judge import decode, epitome_level
 from evaluators.embeddings import SentenceEncoder
 from evaluators.epitome import load_epitome
-from evaluators.embedding_judge import decode, epitome_level
-from evaluators.features import (EPITOME, epitome_feature_names, epitome_probabilities, epitome_vector, ngrams,
-                                 flag_vector, read_turn, rubric_feature_names, rubric_features)
+from evaluators.features import (EPITOME, epitome_feature_names, epitome_probabilities, epitome_vector, flag_vector,
+                                 ngrams, read_turn, rubric_feature_names, rubric_features)
 from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, LinearHead, Projection, load_head, save_head
 from evaluators.offline import OfflineJudge
 from evaluators.rubric import Dimension, RedFlag
