@@ -167,9 +167,10 @@ class EmbeddingJudge(Judge):
         confidence = f"p={max(proba.values()):.2f}"
         if score == 0 and cue_score != 0 and not flags:
             score = 1
-        if score is None or score == cue_score:
-            return score, f"{cue_reason} (the embedding head agrees, {confidence})" if score is not None else \
-                f"{cue_reason} (not applicable, {confidence})", cue_quotes
+        if score is None:
+            return None, cue_reason if cue_score is None else f"not applicable yet at this point ({confidence})", []
+        if score == cue_score:
+            return score, f"{cue_reason} (the embedding head agrees, {confidence})", cue_quotes
         quotes = cue_quotes
         if score == 0 and not quotes:
             quotes = [q for flag in flags for q in flag_evidence[flag.value]]
