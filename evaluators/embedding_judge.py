@@ -53,6 +53,7 @@ class EmbeddingJudge(Judge):
         self.cue = OfflineJudge(rubric or load_rubric(source), source)
         self.rubric = self.cue.rubric
         self.encoder = encoder or default_encoder()
+        self.encoder.check()
         self.epitome = {m: load_head(f"epitome_{m}", heads_dir) for m in EPITOME}
         for head in self.epitome.values():
             self._check(head, heads_dir, epitome_feature_names(head.vocabulary))

@@ -69,6 +69,11 @@ def tokenizer_file() -> Path:
     return _verified(Path(spec.submodule_search_locations[0]) / relative, TOKENIZER_SHA256, "tokenizer", fix)
 
 
+@lru_cache(maxsize=1)
+def _checked_files() -> tuple[Path, Path]:
+    return model_file(), tokenizer_file()
+
+
 @dataclass(frozen=True)
 class Embedded:
     """A text's unit vector and, for each requested character span, the unit vector of its tokens."""
@@ -89,6 +94,11 @@ class SentenceEncoder:
         self._lock = threading.Lock()
         self._session = None
         self._tokenizer = None
+
+    def check(self) -> None:
+        """Raise `EmbeddingUnavailable` now, not at the first turn, if the model or tokenizer is missing or
+        not the pinned file (both are hashed once per process)."""
+        _checked_files()
 
     def _load(self) -> None:
         with self._lock:

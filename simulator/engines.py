@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,7 @@ from simulator.errors import DataFileError
 from simulator.llm import LLMConfig
 from simulator.session import TurnEngine
 
+log = logging.getLogger(__name__)
 ENGINES = ("offline", "llm")
 OFFLINE_JUDGES = ("embedding", "cue")
 OFFLINE_LABELS = {
@@ -72,10 +74,18 @@ def build_engine(name: str = "offline", config: LLMConfig | None = None, offline
     """The offline engine, or the LLM engine from `config` (default: the environment). The offline judge
     grades offline turns, pre-scores LLM turns (it sets the mood the customer speaks from) and stands in
     for the LLM judge when it fails."""
-    judge_name = offline_judge or os.environ.get("DEFUSE_OFFLINE_JUDGE", "embedding")
-    offline_judge_, offline_customer = offline_judge_named(judge_name), OfflineCustomer()
+    chosen = offline_judge or os.environ.get("DEFUSE_OFFLINE_JUDGE")
+    try:
+        judge_name, offline_judge_, fallback = chosen or "embedding", offline_judge_named(chosen or "embedding"), ""
+    except EngineUnavailable as exc:
+        if chosen:  # asked for by name: say why it cannot run
+            raise
+        log.warning("offline judge: %s", exc)
+        judge_name, offline_judge_ = "cue", offline_judge_named("cue")
+        fallback = f" (the embedding judge is unavailable: {exc.__cause__ or exc})"
+    offline_customer = OfflineCustomer()
     if name == "offline":
-        return Engine(name, OFFLINE_LABELS[judge_name],
+        return Engine(name, OFFLINE_LABELS[judge_name] + fallback,
                       TurnEngine(offline_judge_, offline_customer, offline_judge_, offline_customer))
     if name != "llm":
         raise EngineUnavailable(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")

@@ -144,3 +144,25 @@ def test_filler_among_the_quotes_of_another_judge(judge):
     quoted = ["Let me check the courier.", "Our company has served customers since 1987.", "Have a wonderful day.",
               "Your son's birthday present matters."]
     assert judge.filler_among(context(OPENING), quoted) == quoted[1:3]
+
+
+def test_a_broken_model_file_falls_back_to_the_cue_judge_and_says_why(tmp_path, monkeypatch):
+    from evaluators import embeddings
+    from simulator import engines
+
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"truncated download")
+    monkeypatch.setenv("DEFUSE_EMBEDDING_MODEL", str(broken))
+    monkeypatch.delenv("DEFUSE_OFFLINE_JUDGE", raising=False)
+    caches = (build_engine, engines._offline_judge, embeddings._checked_files)
+    for cache in caches:
+        cache.cache_clear()
+    try:
+        engine = build_engine("offline")
+        assert engine.judge.name == "offline cue judge v1"
+        assert "embedding judge is unavailable" in engine.label and "not the pinned file" in engine.label
+        with pytest.raises(EngineUnavailable, match="DEFUSE_OFFLINE_JUDGE=cue"):
+            build_engine("offline", offline_judge="embedding")
+    finally:
+        for cache in caches:
+            cache.cache_clear()
