@@ -22,7 +22,7 @@ from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, HeadFileError, LinearHead,
 from evaluators.judge import Judge
 from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import content_stems, find_cues, normalise
+from evaluators.text import find_cues, normalise, recent_words
 
 JUDGE_NAME = "offline embedding judge v1"
 
@@ -119,7 +119,7 @@ class EmbeddingJudge(Judge):
         found: list[str] = []
         if not candidates:
             return found
-        customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:]))
+        customer_words = recent_words(context.customer_texts())
         for sentence in candidates:
             if not is_filler(sentence, [], customer_words):
                 continue  # a question, on the issue or addressed to the customer: no need to read its cues

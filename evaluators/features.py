@@ -18,7 +18,7 @@ from evaluators.heads import NGRAM_PREFIX, LinearHead, Projection
 from evaluators.neutral import neutralise
 from evaluators.offline import REQUIRED_CUES, OfflineJudge, Signals
 from evaluators.rubric import Dimension, RedFlag
-from evaluators.text import content_stems, normalise, sentences, strip_grader_address
+from evaluators.text import content_stems, normalise, recent_words, sentences, strip_grader_address
 
 EPITOME = ("emotional_reactions", "interpretations", "explorations")
 SCORE_SLOTS = ("na", "0", "1", "2", "3")
@@ -95,7 +95,7 @@ def filler_sentences(reply: str, context: GradingContext, signals: Signals, flag
     customer's own words, not addressed to them ("thank you" alone does not count). Removed before grading,
     so padding cannot buy a score; never all of the reply. `signals`, `flags`: the cue judge's reading."""
     quotes = [h.quote for hits in [*signals.hits.values(), *flags.values()] for h in hits]
-    customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:]))
+    customer_words = recent_words(context.customer_texts())
     found = [sentence for sentence in sentences(reply) if is_filler(sentence, quotes, customer_words)]
     return [] if len(found) == len(sentences(reply)) else found
 

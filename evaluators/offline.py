@@ -14,7 +14,7 @@ from pathlib import Path
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.judge import Judge
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import CueHit, content_stems, find_cues, mask, normalise, sentences
+from evaluators.text import CueHit, content_stems, find_cues, mask, normalise, recent_words, sentences
 from simulator.errors import DataFileError
 
 REQUIRED_CUES = (
@@ -101,7 +101,7 @@ class OfflineJudge(Judge):
         bare = [s for s in sentences(text) if _BARE_SORRY.match(s)]
         if bare and not (signals.has("feeling") or signals.has("acknowledge") or signals.has("ownership")):
             flags.setdefault(RedFlag.hollow_apology, []).extend(CueHit("bare sorry", 0, 0, s) for s in bare)
-        customer_words = set().union(*(content_stems(t) for t in context.customer_texts()[-3:])) if context.history else set()
+        customer_words = recent_words(context.customer_texts())
         signals.overlap = content_stems(masked) & customer_words
         generic_questions = {h.quote for h in signals.hits.get("generic_question", []) + signals.hits.get("process_push", [])}
         checks = {h.quote for h in signals.hits.get("check_understanding", [])}

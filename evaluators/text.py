@@ -50,6 +50,11 @@ def stem(word: str) -> str:
     return word
 
 
+def recent_words(texts: list[str], last: int = 3) -> set[str]:
+    """The content stems of the last few texts (e.g. what the customer has just been saying)."""
+    return set().union(*(content_stems(t) for t in texts[-last:]))
+
+
 def content_stems(text: str) -> set[str]:
     words = _WORD.findall(normalise(text).lower())
     return {stem(w) for w in words if w not in STOPWORDS and len(w) > 2}
