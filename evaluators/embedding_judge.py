@@ -16,7 +16,7 @@ import numpy as np
 
 from evaluators.embeddings import SentenceEncoder, default_encoder
 from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_feature_names, epitome_probabilities,
-                                 flag_vector, is_filler, read_turn, rubric_feature_names, rubric_features)
+                                 is_filler, phrase_vector, read_turn, rubric_feature_names, rubric_features)
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, HeadFileError, LinearHead, Projection, load_head
 from evaluators.judge import Judge
@@ -140,7 +140,7 @@ class EmbeddingJudge(Judge):
         the cue judge's if it saw the same flag, else the sentence the head finds most telling."""
         flags, evidence = [], {}
         for flag, head in self.flag_heads.items():
-            if head.proba(np.concatenate([x, flag_vector(reading.reply, head.vocabulary)]))["1"] < 0.5:
+            if head.proba(np.concatenate([x, phrase_vector(reading.reply, head.vocabulary)]))["1"] < 0.5:
                 continue
             quotes = reading.cue_grade.evidence.get(flag.value) or self._flag_sentence(head, reading, x)
             if quotes:
@@ -153,7 +153,7 @@ class EmbeddingJudge(Judge):
         for sentence, vector in reading.sentences:
             swapped = x.copy()
             swapped[:size] = self.projection.apply(vector)
-            p = head.proba(np.concatenate([swapped, flag_vector(sentence, head.vocabulary)]))["1"]
+            p = head.proba(np.concatenate([swapped, phrase_vector(sentence, head.vocabulary)]))["1"]
             if p >= best[0]:
                 best = (p, sentence)
         return [best[1]] if best[1] else []

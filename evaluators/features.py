@@ -61,19 +61,18 @@ def ngrams(text: str) -> set[str]:
     return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
 
 
+def phrase_vector(reply: str, vocabulary: list[str]) -> np.ndarray:
+    """Which of a head's phrases (see `ngrams`) the reply contains, as 0/1 features."""
+    present = ngrams(reply)
+    return np.array([float(g in present) for g in vocabulary], dtype=np.float32)
+
+
 def epitome_vector(reply_vector: np.ndarray, customer_vector: np.ndarray, reply: str = "",
                    vocabulary: list[str] | None = None) -> np.ndarray:
     """EPITOME heads' input: what was said, how it relates to what the seeker/customer said, and which of
     the head's phrases it contains."""
-    present = ngrams(reply) if vocabulary else set()
     return np.concatenate([reply_vector, reply_vector * customer_vector, [float(reply_vector @ customer_vector)],
-                           [float(g in present) for g in vocabulary or []]]).astype(np.float32)
-
-
-def flag_vector(reply: str, vocabulary: list[str]) -> np.ndarray:
-    """Which of a red-flag head's phrases the reply contains."""
-    present = ngrams(reply)
-    return np.array([float(g in present) for g in vocabulary], dtype=np.float32)
+                           phrase_vector(reply, vocabulary or [])]).astype(np.float32)
 
 
 def epitome_feature_names(vocabulary: list[str] | None = None) -> list[str]:

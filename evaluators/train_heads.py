@@ -26,8 +26,8 @@ from evaluators.batch import GradeRequest
 from evaluators.embedding_judge import decode, epitome_level
 from evaluators.embeddings import SentenceEncoder
 from evaluators.epitome import load_epitome
-from evaluators.features import (EPITOME, epitome_feature_names, epitome_probabilities, epitome_vector, flag_vector,
-                                 ngrams, read_turn, rubric_feature_names, rubric_features)
+from evaluators.features import (EPITOME, epitome_feature_names, epitome_probabilities, epitome_vector, ngrams,
+                                 phrase_vector, read_turn, rubric_feature_names, rubric_features)
 from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, LinearHead, Projection, load_head, save_head
 from evaluators.offline import OfflineJudge
 from evaluators.rubric import Dimension, RedFlag
@@ -213,7 +213,7 @@ def train_flags(pairs, readings, x: np.ndarray, out: Path) -> None:
     for flag in RedFlag:
         y = np.array(["1" if flag.value in labels["red_flags"] else "0" for _, labels in pairs])
         vocabulary = choose_vocabulary(texts, [v == "1" for v in y], size=300, min_count=5)
-        xf = np.hstack([x, np.stack([flag_vector(t, vocabulary) for t in texts])])
+        xf = np.hstack([x, np.stack([phrase_vector(t, vocabulary) for t in texts])])
         best = best_regularisation(xf, y, lambda p: "1" if p["1"] > 0.5 else "0",
                                    lambda gold, predicted: macro_f1(list(map(int, gold)), list(map(int, predicted))))
         model, scaler = fit(xf, list(y), best[1])
