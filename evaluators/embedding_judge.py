@@ -20,7 +20,7 @@ from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, HeadFileError, LinearHead, Projection, load_head
 from evaluators.judge import Judge
-from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
+from evaluators.offline import OfflineJudge, hollow_patterns
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
 from evaluators.text import find_cues, normalise, recent_words
 
@@ -63,7 +63,7 @@ class EmbeddingJudge(Judge):
         self.flag_heads = {f: load_head(f"flag_{f.value}", heads_dir) for f in RedFlag}
         for head in self.flag_heads.values():
             self._check(head, heads_dir, layout + [NGRAM_PREFIX + g for g in head.vocabulary])
-        self._hollow = self.rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
+        self._hollow = hollow_patterns(self.rubric)
 
     @staticmethod
     def _check(head: LinearHead, folder: Path, features: list[str]) -> LinearHead:
@@ -148,12 +148,17 @@ class EmbeddingJudge(Judge):
                 evidence[flag.value] = quotes
         return flags, evidence
 
+    def _standing_in(self, x: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The turn's features with one sentence's meaning in place of the whole reply's."""
+        swapped = x.copy()
+        swapped[:len(self.projection.components)] = self.projection.apply(vector)
+        return swapped
+
     def _flag_sentence(self, head: LinearHead, reading: TurnReading, x: np.ndarray) -> list[str]:
-        size, best = len(self.projection.components), (0.5, None)
+        best = (0.5, None)
         for sentence, vector in reading.sentences:
-            swapped = x.copy()
-            swapped[:size] = self.projection.apply(vector)
-            p = head.proba(np.concatenate([swapped, phrase_vector(sentence, head.vocabulary)]))["1"]
+            features = np.concatenate([self._standing_in(x, vector), phrase_vector(sentence, head.vocabulary)])
+            p = head.proba(features)["1"]
             if p >= best[0]:
                 best = (p, sentence)
         return [best[1]] if best[1] else []
@@ -190,12 +195,9 @@ class EmbeddingJudge(Judge):
         """The content sentence that, standing in for the whole reply, pushes the head furthest toward `score`."""
         if not content:
             return None
-        head, size = self.heads[dimension], len(self.projection.components)
         best, best_push = None, -np.inf
         for sentence, vector in content:
-            swapped = x.copy()
-            swapped[:size] = self.projection.apply(vector)
-            push = head.contribution(swapped, str(score))
+            push = self.heads[dimension].contribution(self._standing_in(x, vector), str(score))
             if push > best_push:
                 best, best_push = sentence, push
         return best

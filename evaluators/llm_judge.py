@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evaluators.grade import CallUsage, GradingContext, TurnGrade
 from evaluators.judge import Judge
 from evaluators.neutral import Neutral, neutral_context, neutralise
-from evaluators.offline import HOLLOW_GENERIC, OfflineJudge
+from evaluators.offline import OfflineJudge, hollow_patterns
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
 from evaluators.text import find_cues, normalise, sentences, strip_grader_address
 from simulator.llm import fold_system, prompt_file
@@ -295,7 +295,7 @@ class LLMJudge(Judge):
         """The quotes, if every one of them is a hollow apology or a generic 'I understand' (rubric: empathy 1)."""
         if not quotes:
             return []
-        patterns = self.rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
+        patterns = hollow_patterns(self.rubric)
         hollow = [q for q in quotes if find_cues(normalise(q), patterns)]
         return quotes if len(hollow) == len(quotes) else []
 

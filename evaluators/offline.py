@@ -37,6 +37,11 @@ _BARE_SORRY = re.compile(r"^(i'?m |we'?re |i am |we are )?(so |very |really |ter
                          re.IGNORECASE)
 
 
+def hollow_patterns(rubric: Rubric) -> list[str]:
+    """The hollow formulas (rubric: empathy 1): the hollow-apology cues and the generic 'I understand your …'."""
+    return rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
+
+
 class RubricCueError(DataFileError):
     pass
 
