@@ -73,14 +73,27 @@ class CueHit:
     quote: str
 
 
+_ESCAPE_OR_CAPITAL = re.compile(r"\\.|[A-Z]")
+
+
 @lru_cache(maxsize=1024)
 def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    """All the patterns as one, for lower-cased text: capitals outside escapes are lowered, since matching
+    without IGNORECASE is about three times faster. It may match more than the patterns do (a case-sensitive
+    part matches any case), never less: it only decides which groups to read closely."""
+    lowered = (_ESCAPE_OR_CAPITAL.sub(lambda m: m.group().lower() if len(m.group()) == 1 else m.group(), p)
+               for p in patterns)
+    return re.compile("|".join(f"(?:{p})" for p in lowered))
+
+
+@lru_cache(maxsize=64)
+def _lower(text: str) -> str:
+    return text.lower()
 
 
 def find_cues(text: str, patterns: list[str], original: str | None = None) -> list[CueHit]:
     """Every cue hit in `text`, each quoting its sentence from `original` (same positions, unmasked)."""
-    if not patterns or not _any_of(tuple(patterns)).search(text):
+    if not patterns or not _any_of(tuple(patterns)).search(_lower(text)):
         return []  # one scan for the whole group first: most groups match nothing in a given reply
     source = text if original is None else original
     hits = []

@@ -93,3 +93,17 @@ def test_rubric_without_required_cue_groups_is_refused(rubric):
     broken = Rubric.model_validate({**rubric.model_dump(mode="json"), "cues": {"feeling": ["sad"]}})
     with pytest.raises(RubricCueError, match="missing cue groups"):
         OfflineJudge(broken)
+
+
+@pytest.mark.parametrize("text", ["I'm SO sorry you feel that way.", "i'm so sorry you feel that way.",
+                                  "I'M SO SORRY YOU FEEL THAT WAY.", "That Is Our Policy, I'm Afraid."])
+def test_cue_groups_are_found_in_any_case_as_their_patterns_say(judge, text):
+    """The one-scan prefilter reads lower-cased text; it must never skip a group whose patterns match."""
+    import re
+
+    from evaluators.text import find_cues, normalise
+
+    groups = [spec.cues for spec in judge.rubric.red_flags.values()] + list(judge.rubric.cues.values())
+    for patterns in groups:
+        expected = [(p, m.start()) for p in patterns for m in re.finditer(p, normalise(text), re.IGNORECASE)]
+        assert [(h.pattern, h.start) for h in find_cues(normalise(text), patterns)] == expected
