@@ -104,9 +104,14 @@ def main() -> None:
     parser.add_argument("--judge", choices=["embedding", "cue", "llm"], default="embedding",
                         help="embedding (the default offline judge), cue (phrases only), "
                              "or llm (the configured endpoint)")
+    parser.add_argument("--heads", type=Path, default=None,
+                        help="with --judge embedding: a folder of retrained heads to measure before shipping them")
     parser.add_argument("--gold", type=Path, default=ROOT / "evaluators" / "gold")
     parser.add_argument("--epitome", type=Path, default=ROOT.parent / "shared" / "data" / "epitome")
+    parser.add_argument("--no-epitome", action="store_true", help="skip the EPITOME part")
     args = parser.parse_args()
+    if args.heads and args.judge != "embedding":
+        parser.error("--heads is for --judge embedding")
     items = load_jsonl(args.gold / "dev_items.jsonl")
     labels_a = load_jsonl(args.gold / "dev_labels_a.jsonl")
     labels_b_path = args.gold / "dev_labels_b.jsonl"
@@ -114,6 +119,8 @@ def main() -> None:
         from simulator.engines import build_engine
 
         judge: Judge = build_engine("llm").judge
+    elif args.heads:
+        judge = EmbeddingJudge(heads_dir=args.heads)
     else:
         judge = offline_judge_named(args.judge)
     predicted = judge_labels(judge, items)
@@ -122,7 +129,7 @@ def main() -> None:
         labels_b = load_jsonl(labels_b_path)
         print_agreement(f"{judge.name} vs annotator B", agreement(labels_b, predicted))
         print_agreement("annotator B vs annotator A (the ceiling)", agreement(labels_a, labels_b))
-    if args.epitome.exists():
+    if args.epitome.exists() and not args.no_epitome:
         cue = OfflineJudge()
         judges = {cue.name: lambda seeker, response: cue_epitome_levels(cue, seeker, response)}
         if isinstance(judge, EmbeddingJudge):

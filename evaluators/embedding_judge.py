@@ -16,24 +16,16 @@ import numpy as np
 
 from evaluators.embeddings import SentenceEncoder, default_encoder
 from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_feature_names, epitome_probabilities,
-                                 is_filler, phrase_vector, read_turn, rubric_feature_names, rubric_features)
+                                 head_input, head_layout, is_filler, read_turn, reads_sentences, rubric_feature_names,
+                                 rubric_features)
 from evaluators.grade import GradingContext, TurnGrade
-from evaluators.heads import HEADS_DIR, NGRAM_PREFIX, HeadFileError, LinearHead, Projection, load_head
+from evaluators.heads import HEADS_DIR, HeadFileError, LinearHead, Projection, ScoreHead, load_head
 from evaluators.judge import Judge
 from evaluators.offline import OfflineJudge, hollow_patterns
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
 from evaluators.text import find_cues, normalise, recent_words
 
 JUDGE_NAME = "offline embedding judge v1"
-
-
-def decode(proba: dict[str, float]) -> int | None:
-    """A score from class probabilities: not applicable if that is likelier than any score, else the
-    expected score, rounded (a kappa weighs near misses lightly, and so should the guess)."""
-    numeric = {int(k): v for k, v in proba.items() if k != "na"}
-    if proba.get("na", 0.0) > max(numeric.values()):
-        return None
-    return int(round(sum(k * v for k, v in numeric.items()) / sum(numeric.values())))
 
 
 def epitome_level(proba: dict[str, float]) -> int:
@@ -58,18 +50,26 @@ class EmbeddingJudge(Judge):
         for head in self.epitome.values():
             self._check(head, heads_dir, epitome_feature_names(head.vocabulary))
         self.projection: Projection = load_head("rubric_projection", heads_dir, Projection)
-        layout = rubric_feature_names(len(self.projection.components))
-        self.heads = {d: self._check(load_head(f"rubric_{d.value}", heads_dir), heads_dir, layout) for d in Dimension}
+        self.layout = rubric_feature_names(len(self.projection.components))
+        self.heads: dict[Dimension, ScoreHead] = {d: load_head(f"rubric_{d.value}", heads_dir, ScoreHead)
+                                                  for d in Dimension}
+        for score_head in self.heads.values():
+            for member in score_head.members:
+                self._check(member, heads_dir, self._layout_of(member), score_head.name)
         self.flag_heads = {f: load_head(f"flag_{f.value}", heads_dir) for f in RedFlag}
         for head in self.flag_heads.values():
-            self._check(head, heads_dir, layout + [NGRAM_PREFIX + g for g in head.vocabulary])
+            self._check(head, heads_dir, self._layout_of(head))
         self._hollow = hollow_patterns(self.rubric)
 
+    def _layout_of(self, head: LinearHead) -> list[str]:
+        """The layout `head_input` gives this head: the turn features, maybe the sentence maximum, its phrases."""
+        return head_layout(self.layout, reads_sentences(head, len(self.layout)), head.vocabulary)
+
     @staticmethod
-    def _check(head: LinearHead, folder: Path, features: list[str]) -> LinearHead:
+    def _check(head: LinearHead, folder: Path, features: list[str], file: str | None = None) -> LinearHead:
         if head.features != features:
-            raise HeadFileError(str(folder / f"{head.name}.json"), "features",
-                                "its feature layout is not the one this version computes",
+            raise HeadFileError(str(folder / f"{file or head.name}.json"), "features",
+                                f"the feature layout of {head.name} is not the one this version computes",
                                 "retrain with `python -m evaluators.train_heads`")
         return head
 
@@ -93,13 +93,14 @@ class EmbeddingJudge(Judge):
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
         reading, epitome, x = self.read(context, reply)
         cue = reading.cue_grade
-        content = self._content_sentences(reading)
         flags, evidence = self._red_flags(reading, x)
         scores: dict[Dimension, int | None] = {}
         reasons: dict[Dimension, str] = {}
         for dimension in Dimension:
-            proba = self.heads[dimension].proba(x)
-            score, reason, quotes = self._settle(dimension, decode(proba), proba, cue, flags, evidence, content, x)
+            head = self.heads[dimension]
+            proba = head.proba([head_input(member, x, reading.strongest, reading.reply) for member in head.members])
+            score, reason, quotes = self._settle(dimension, head.decode(proba), proba, cue, flags, evidence,
+                                                 reading, x)
             scores[dimension], reasons[dimension] = score, reason
             if quotes:
                 evidence[dimension.value] = list(dict.fromkeys(quotes))[:3]
@@ -140,7 +141,7 @@ class EmbeddingJudge(Judge):
         the cue judge's if it saw the same flag, else the sentence the head finds most telling."""
         flags, evidence = [], {}
         for flag, head in self.flag_heads.items():
-            if head.proba(np.concatenate([x, phrase_vector(reading.reply, head.vocabulary)]))["1"] < 0.5:
+            if head.proba(head_input(head, x, reading.strongest, reading.reply))["1"] < 0.5:
                 continue
             quotes = reading.cue_grade.evidence.get(flag.value) or self._flag_sentence(head, reading, x)
             if quotes:
@@ -157,14 +158,13 @@ class EmbeddingJudge(Judge):
     def _flag_sentence(self, head: LinearHead, reading: TurnReading, x: np.ndarray) -> list[str]:
         best = (0.5, None)
         for sentence, vector in reading.sentences:
-            features = np.concatenate([self._standing_in(x, vector), phrase_vector(sentence, head.vocabulary)])
-            p = head.proba(features)["1"]
+            p = head.proba(head_input(head, self._standing_in(x, vector), vector, sentence))["1"]
             if p >= best[0]:
                 best = (p, sentence)
         return [best[1]] if best[1] else []
 
     def _settle(self, dimension: Dimension, score: int | None, proba: dict[str, float], cue: TurnGrade,
-                flags: list[RedFlag], flag_evidence: dict[str, list[str]], content: list[tuple[str, np.ndarray]],
+                flags: list[RedFlag], flag_evidence: dict[str, list[str]], reading: TurnReading,
                 x: np.ndarray) -> tuple[int | None, str, list[str]]:
         """The head's score, held to the rules a judge must keep, with its reason and quotes: a 0 needs
         a red flag with its quote, a 2 or more a sentence that is neither filler nor hollow."""
@@ -181,7 +181,7 @@ class EmbeddingJudge(Judge):
         if score == 0 and not quotes:
             quotes = [q for flag in flags for q in flag_evidence[flag.value]]
         if score >= 2 and (cue_score or 0) < 2:
-            best = self._best_sentence(dimension, score, content, x)
+            best = self._best_sentence(dimension, score, self._content_sentences(reading), x)
             if best is None:
                 return 1, f"{cue_reason}; no sentence on the customer's issue carries more", cue_quotes
             quotes = [best]
@@ -196,8 +196,10 @@ class EmbeddingJudge(Judge):
         if not content:
             return None
         best, best_push = None, -np.inf
+        head = self.heads[dimension]
         for sentence, vector in content:
-            push = self.heads[dimension].contribution(self._standing_in(x, vector), str(score))
+            standing_in = self._standing_in(x, vector)
+            push = head.contribution([head_input(m, standing_in, vector, sentence) for m in head.members], str(score))
             if push > best_push:
                 best, best_push = sentence, push
         return best

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,6 +47,7 @@ class TurnReading:
     reply_vector: np.ndarray
     customer_vector: np.ndarray
     sentences: list[tuple[str, np.ndarray]]  # each sentence in the trainee's words, with its vector
+    strongest: np.ndarray  # `sentence_max` of those vectors
     signals: Signals
     flags: dict
     cue_grade: TurnGrade
@@ -55,20 +57,56 @@ class TurnReading:
 _WORD = re.compile(r"\b\w\w+\b|\?")
 
 
-def ngrams(text: str) -> set[str]:
-    """Lower-cased words (and '?') and their pairs: the phrases ("sorry to hear", "you ?") embeddings blur."""
+@lru_cache(maxsize=256)
+def ngrams(text: str) -> frozenset[str]:
+    """Lower-cased words (and '?') and their pairs: the phrases ("sorry to hear", "you ?") embeddings blur.
+    Kept for recent texts: a dozen heads read the same reply."""
     words = _WORD.findall(text.lower())
-    return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    return frozenset(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
 
 
-def phrase_vector(reply: str, vocabulary: list[str]) -> np.ndarray:
-    """Which of a head's phrases (see `ngrams`) the reply contains, as 0/1 features."""
-    present = ngrams(reply)
-    return np.array([float(g in present) for g in vocabulary], dtype=np.float32)
+def phrase_vector(reply: str, vocabulary: list[str] | dict[str, int]) -> np.ndarray:
+    """Which of a head's phrases (see `ngrams`) the reply contains, as 0/1 features. Pass the head's
+    `phrase_index` rather than its vocabulary when grading: a reply has far fewer phrases than a head."""
+    index = vocabulary if isinstance(vocabulary, dict) else {g: i for i, g in enumerate(vocabulary)}
+    vector = np.zeros(len(index), dtype=np.float32)
+    for gram in ngrams(reply):
+        position = index.get(gram)
+        if position is not None:
+            vector[position] = 1.0
+    return vector
+
+
+SENTENCE_FEATURES = [f"smax{i}" for i in range(DIMENSION)]
+
+
+def sentence_max(vectors: list[np.ndarray]) -> np.ndarray:
+    """The element-wise maximum of the sentence vectors: what the strongest sentence says on each axis, which
+    a mean over a long reply washes out."""
+    return np.max(vectors, axis=0).astype(np.float32) if vectors else np.zeros(DIMENSION, np.float32)
+
+
+def head_input(head: LinearHead, turn: np.ndarray, strongest: np.ndarray, text: str) -> np.ndarray:
+    """A rubric or flag head's input: the turn features (`rubric_features`), then, if the head reads them,
+    the sentence maximum (`strongest`, see `sentence_max`) and its phrases (`head.features` says which)."""
+    parts = [turn]
+    if reads_sentences(head, len(turn)):
+        parts.append(strongest)
+    parts.append(phrase_vector(text, head.phrase_index))
+    return np.concatenate(parts)
+
+
+def reads_sentences(head: LinearHead, turn_features: int) -> bool:
+    return len(head.features) > turn_features and head.features[turn_features] == SENTENCE_FEATURES[0]
+
+
+def head_layout(turn_layout: list[str], sentences: bool, vocabulary: list[str]) -> list[str]:
+    """The feature names `head_input` lays out for a head with these parts."""
+    return turn_layout + (SENTENCE_FEATURES if sentences else []) + [NGRAM_PREFIX + g for g in vocabulary]
 
 
 def epitome_vector(reply_vector: np.ndarray, customer_vector: np.ndarray, reply: str = "",
-                   vocabulary: list[str] | None = None) -> np.ndarray:
+                   vocabulary: list[str] | dict[str, int] | None = None) -> np.ndarray:
     """EPITOME heads' input: what was said, how it relates to what the seeker/customer said, and which of
     the head's phrases it contains."""
     return np.concatenate([reply_vector, reply_vector * customer_vector, [float(reply_vector @ customer_vector)],
@@ -83,7 +121,7 @@ def epitome_feature_names(vocabulary: list[str] | None = None) -> list[str]:
 def epitome_probabilities(reading: TurnReading, heads: dict[str, LinearHead]) -> dict[str, dict[str, float]]:
     """EPITOME level probabilities ('0', '1', '2') per mechanism for this reply to this customer."""
     return {m: head.proba(epitome_vector(reading.reply_vector, reading.customer_vector, reading.reply,
-                                         head.vocabulary)) for m, head in heads.items()}
+                                         head.phrase_index)) for m, head in heads.items()}
 
 
 _ADDRESSES_CUSTOMER = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
@@ -133,7 +171,8 @@ def read_turn(context: GradingContext, reply: str, encoder: SentenceEncoder, cue
     pairs = [(neutral.original(sentence), vector)
              for (_, _, sentence), vector in zip(spans, embedded.spans, strict=True)]
     return TurnReading(reply=neutral.text, removed=removed, filler=filler, reply_vector=embedded.vector,
-                       customer_vector=customer_vector(context, encoder), sentences=pairs, signals=signals, flags=flags,
+                       customer_vector=customer_vector(context, encoder), sentences=pairs,
+                       strongest=sentence_max([vector for _, vector in pairs]), signals=signals, flags=flags,
                        cue_grade=cue_judge.grade_read(context, signals, flags), first_reply=not context.trainee_texts())
 
 

@@ -10,12 +10,22 @@ import json
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.errors import DataFileError
 
 HEADS_DIR = Path(__file__).resolve().parent / "heads"
 NGRAM_PREFIX = "ng:"  # a feature named "ng:sorry to" is 1 when the text contains that word pair
+
+
+def decode(proba: dict[str, float], cutpoints: tuple[float, ...] | list[float] = (0.5, 1.5, 2.5)) -> int | None:
+    """A score from class probabilities: not applicable if that is likelier than any score, else the expected
+    score read against the cutpoints (rounded, by default: a kappa weighs near misses lightly, and so should
+    the guess)."""
+    numeric = {int(k): v for k, v in proba.items() if k != "na"}
+    if proba.get("na", 0.0) > max(numeric.values()):
+        return None
+    return int(np.searchsorted(cutpoints, sum(k * v for k, v in numeric.items()) / sum(numeric.values())))
 
 
 class LinearHead(BaseModel):
@@ -51,11 +61,17 @@ class LinearHead(BaseModel):
         object.__setattr__(self, "_scale", np.asarray(self.scale, dtype=np.float32))
         object.__setattr__(self, "_vocabulary", [f[len(NGRAM_PREFIX):] for f in self.features
                                                  if f.startswith(NGRAM_PREFIX)])
+        object.__setattr__(self, "_phrase_index", {g: i for i, g in enumerate(self._vocabulary)})
 
     @property
     def vocabulary(self) -> list[str]:
         """The phrases among the features (see `NGRAM_PREFIX`), in feature order."""
         return self._vocabulary
+
+    @property
+    def phrase_index(self) -> dict[str, int]:
+        """Each phrase's position in `vocabulary`."""
+        return self._phrase_index
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return ((x - self._mean) / self._scale) @ self._w.T + self._b
@@ -102,28 +118,77 @@ class Projection(BaseModel):
         return (np.asarray(vector, dtype=np.float32) - self._mean) @ self._components.T
 
 
+class ScoreHead(BaseModel):
+    """One rubric dimension's scorer: the mean of its member heads' class probabilities (members read the
+    turn differently, and their mistakes differ), turned into a score by cutpoints on the expected score
+    that were fitted for agreement (QWK) on cross-validated predictions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    members: list[LinearHead] = Field(min_length=1)
+    cutpoints: list[float] = Field(min_length=3, max_length=3, description="expected-score boundaries of 1, 2, 3")
+    trained_on: str
+
+    @model_validator(mode="after")
+    def _agree(self) -> ScoreHead:
+        if any(m.classes != self.members[0].classes for m in self.members):
+            raise ValueError("every member must have the same classes")
+        if self.cutpoints != sorted(self.cutpoints):
+            raise ValueError("cutpoints must increase")
+        return self
+
+    @property
+    def classes(self) -> list[str]:
+        return self.members[0].classes
+
+    def proba(self, inputs: list[np.ndarray]) -> dict[str, float]:
+        """Class probabilities, given one input vector per member (each laid out as that member's features)."""
+        each = [m.proba(x) for m, x in zip(self.members, inputs, strict=True)]
+        return {c: sum(p[c] for p in each) / len(each) for c in self.classes}
+
+    def decode(self, proba: dict[str, float]) -> int | None:
+        return decode(proba, self.cutpoints)
+
+    def contribution(self, inputs: list[np.ndarray], cls: str) -> float:
+        """How far these inputs push toward `cls`: the members' logits for it, summed."""
+        return sum(m.contribution(x, cls) for m, x in zip(self.members, inputs, strict=True))
+
+
 class HeadFileError(DataFileError):
     pass
 
 
 def load_head(name: str, folder: Path = HEADS_DIR, kind: type[BaseModel] = LinearHead):
-    """A head (or, with `kind=Projection`, a projection) from `folder/name.json`, validated."""
+    """A head (or, with `kind=Projection` or `ScoreHead`, one of those) from `folder/name.json`, validated."""
     path = folder / f"{name}.json"
     try:
         return kind.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError as exc:
         raise HeadFileError(str(path), "(file)", "missing", "run `python -m evaluators.train_heads`") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(file)"
+        raise HeadFileError(str(path), field, error["msg"][:200],
+                            "re-create it with `python -m evaluators.train_heads`") from exc
     except (json.JSONDecodeError, ValueError) as exc:
         raise HeadFileError(str(path), "(file)", str(exc).splitlines()[0][:200],
                             "re-create it with `python -m evaluators.train_heads`") from exc
 
 
-def save_head(head: LinearHead | Projection, folder: Path = HEADS_DIR) -> Path:
+def _compact(value):
+    """Six significant digits for every number: small files, the same predictions."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items()}
+    return value
+
+
+def save_head(head: LinearHead | Projection | ScoreHead, folder: Path = HEADS_DIR) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{head.name}.json"
-    short = lambda v: float(f"{v:.6g}")  # noqa: E731 - six significant digits: small files, same predictions
-    data = {key: [short(v) for v in value] if key in ("mean", "scale", "bias") else
-            [[short(v) for v in row] for row in value] if key in ("weights", "components") else value
-            for key, value in head.model_dump().items()}
-    path.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(_compact(head.model_dump()), separators=(",", ":")) + "\n", encoding="utf-8")
     return path

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from evaluators.embedding_judge import EmbeddingJudge, decode, epitome_level
+from evaluators.embedding_judge import EmbeddingJudge, epitome_level
 from evaluators.embeddings import EmbeddingUnavailable, SentenceEncoder, default_encoder, model_file
-from evaluators.heads import HEADS_DIR, HeadFileError, LinearHead, load_head
+from evaluators.heads import HEADS_DIR, HeadFileError, LinearHead, ScoreHead, decode, load_head
 from evaluators.neutral import neutralise
 from evaluators.rubric import Dimension as D, RedFlag as F
 from simulator.engines import EngineUnavailable, build_engine, offline_judge_named
@@ -60,9 +60,14 @@ def test_a_head_file_with_the_wrong_layout_names_the_file_and_the_fix(tmp_path):
     for path in HEADS_DIR.glob("*.json"):
         (tmp_path / path.name).write_text(path.read_text())
     head = json.loads((tmp_path / "rubric_empathy.json").read_text())
-    head["features"][0] = "something_else"
+    head["members"][1]["features"][0] = "something_else"
     (tmp_path / "rubric_empathy.json").write_text(json.dumps(head))
-    with pytest.raises(HeadFileError, match="rubric_empathy.json: features: .*retrain"):
+    with pytest.raises(HeadFileError, match="rubric_empathy.json: features: .*member1.*retrain"):
+        EmbeddingJudge(heads_dir=tmp_path)
+    head["members"][1]["features"][0] = "pc0"
+    head["cutpoints"] = [1.5, 0.5, 2.5]
+    (tmp_path / "rubric_empathy.json").write_text(json.dumps(head))
+    with pytest.raises(HeadFileError, match="rubric_empathy.json: .*cutpoints must increase"):
         EmbeddingJudge(heads_dir=tmp_path)
     (tmp_path / "rubric_plan.json").write_text("{not json")
     with pytest.raises(HeadFileError, match="rubric_plan.json"):
@@ -74,6 +79,22 @@ def test_a_linear_head_is_a_softmax_over_its_classes():
                       weights=[[1, 0], [0, 1], [-1, -1]], bias=[0, 0, 0], trained_on="test")
     p = head.proba(np.array([2.0, 0.0]))
     assert abs(sum(p.values()) - 1) < 1e-6 and max(p, key=p.get) == "0"
+
+
+def test_a_score_head_averages_its_members_and_reads_the_expected_score_against_its_cutpoints():
+    def member(weights):
+        return LinearHead(name="m", classes=["0", "1", "2", "3"], features=["a"], mean=[0], scale=[1],
+                          weights=weights, bias=[0, 0, 0, 0], trained_on="test")
+    leans_high, leans_low = member([[0], [0], [1], [3]]), member([[2], [1], [0], [0]])
+    x = np.array([1.0])
+    averaged = ScoreHead(name="s", members=[leans_high, leans_low], cutpoints=[0.5, 1.5, 2.5],
+                         trained_on="test").proba([x, x])
+    assert averaged == pytest.approx({c: (leans_high.proba(x)[c] + leans_low.proba(x)[c]) / 2 for c in "0123"})
+    expected = sum(int(c) * p for c, p in averaged.items())
+    assert 0.7 < expected < 2.3
+    for boundary, score in ((expected - 0.1, 2), (expected + 0.1, 1)):
+        head = ScoreHead(name="s", members=[leans_high, leans_low], cutpoints=[0.5, boundary, 2.5], trained_on="test")
+        assert head.decode(averaged) == score
 
 
 def test_hostile_reply_is_harmful_with_quoted_evidence(judge):
@@ -137,7 +158,7 @@ def test_training_writes_heads_the_judge_can_load(tmp_path):
     judge = EmbeddingJudge(heads_dir=tmp_path)
     grade = judge.grade(context(OPENING), "Calm down. It's policy.")
     assert grade.scores[D.perspective] == 0
-    assert "80 training turns" in load_head("rubric_plan", tmp_path).trained_on
+    assert "80 training turns" in load_head("rubric_plan", tmp_path, ScoreHead).trained_on
 
 
 def test_filler_among_the_quotes_of_another_judge(judge):
