@@ -125,12 +125,18 @@ def epitome_probabilities(reading: TurnReading, heads: dict[str, LinearHead]) ->
 
 
 _ADDRESSES_CUSTOMER = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
+# An order to the customer is addressed to them without saying "you" ("Read the terms."): never filler.
+_ORDER = re.compile(r"^\W*(?:please\s+|just\s+)?(?:read|check|call|ring|send|ask|go|wait|stop|look|try|calm|contact|email|"
+                    r"visit|fill|click|refer|see|note|listen|relax|be|do|don't|keep|give|tell|bring|return|follow|"
+                    r"make|take|use|reset|restart|log|sign|submit|provide|attach|review|accept|pay|come|hold|"
+                    r"understand|remember|consider|lower|watch|mind|settle)\b", re.IGNORECASE)
 
 
 def filler_sentences(reply: str, context: GradingContext, signals: Signals, flags: dict) -> list[str]:
     """Sentences that say nothing to this customer about this issue: no rubric cue, no question, none of the
-    customer's own words, not addressed to them ("thank you" alone does not count). Removed before grading,
-    so padding cannot buy a score; never all of the reply. `signals`, `flags`: the cue judge's reading."""
+    customer's own words, not addressed to them ("thank you" alone does not count; an order does). Removed
+    before grading, so padding cannot buy a score; never all of the reply. `signals`, `flags`: the cue
+    judge's reading."""
     quotes = [h.quote for hits in [*signals.hits.values(), *flags.values()] for h in hits]
     customer_words = recent_words(context.customer_texts())
     found = [sentence for sentence in sentences(reply) if is_filler(sentence, quotes, customer_words)]
@@ -142,7 +148,7 @@ def is_filler(sentence: str, cue_quotes: list[str], customer_words: set[str]) ->
     if sentence.rstrip().endswith("?") or any(q in sentence or sentence in q for q in cue_quotes):
         return False
     addressed = _ADDRESSES_CUSTOMER.search(re.sub(r"\bthank you\b", "", sentence, flags=re.IGNORECASE))
-    return not (content_stems(sentence) & customer_words or addressed)
+    return not (content_stems(sentence) & customer_words or addressed or _ORDER.match(sentence))
 
 
 def customer_vector(context: GradingContext, encoder: SentenceEncoder) -> np.ndarray:

@@ -121,6 +121,12 @@ def test_filler_is_removed_before_grading_and_said_so(judge):
     assert "filler not graded: Our company has served customers since 1987." in grade.note
 
 
+def test_an_order_to_the_customer_is_graded_not_dropped_as_filler(judge):
+    for order in ("Be patient.", "Ask a neighbour."):
+        grade = judge.grade(context(OPENING), f"Let me check the courier. {order}")
+        assert grade.note is None or order not in grade.note
+
+
 def test_prepare_embeds_the_customer_line_before_the_reply_arrives(judge):
     ctx = context("A brand new customer message about a broken kettle, never seen before in this test run.")
     before = judge.encoder._embed.cache_info().hits
