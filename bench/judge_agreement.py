@@ -1,10 +1,11 @@
 """How well a judge agrees with human labels: the dev gold set, and the EPITOME empathy labels.
 
-    python -m bench.judge_agreement [--judge embedding|cue|llm] [--gold evaluators/gold]
-                                    [--epitome ../shared/data/epitome]
+    python -m bench.judge_agreement [--judge embedding|cue|llm] [--heads DIR] [--split dev|test]
+                                    [--gold evaluators/gold] [--epitome ../shared/data/epitome | --no-epitome]
 
 Dev gold set (`evaluators/gold/dev_items.jsonl`, labels `dev_labels_a.jsonl` and, when present,
-`dev_labels_b.jsonl` from a second, independent annotator): per dimension quadratic-weighted kappa,
+`dev_labels_b.jsonl` from a second, independent annotator; `--split test`: the held-out test set, laid out
+the same way as `test_*.jsonl`): per dimension quadratic-weighted kappa,
 exact and within-1 accuracy, applicability agreement, red-flag F1, and a bootstrap 95% interval for
 the mean kappa; the annotators' agreement with each other is the ceiling to approach.
 
@@ -107,14 +108,17 @@ def main() -> None:
     parser.add_argument("--heads", type=Path, default=None,
                         help="with --judge embedding: a folder of retrained heads to measure before shipping them")
     parser.add_argument("--gold", type=Path, default=ROOT / "evaluators" / "gold")
+    parser.add_argument("--split", choices=["dev", "test"], default="dev",
+                        help="dev (170 turns, looked at while building the judges) or test (120 turns, held out: "
+                             "measure on it, never tune on it)")
     parser.add_argument("--epitome", type=Path, default=ROOT.parent / "shared" / "data" / "epitome")
     parser.add_argument("--no-epitome", action="store_true", help="skip the EPITOME part")
     args = parser.parse_args()
     if args.heads and args.judge != "embedding":
         parser.error("--heads is for --judge embedding")
-    items = load_jsonl(args.gold / "dev_items.jsonl")
-    labels_a = load_jsonl(args.gold / "dev_labels_a.jsonl")
-    labels_b_path = args.gold / "dev_labels_b.jsonl"
+    items = load_jsonl(args.gold / f"{args.split}_items.jsonl")
+    labels_a = load_jsonl(args.gold / f"{args.split}_labels_a.jsonl")
+    labels_b_path = args.gold / f"{args.split}_labels_b.jsonl"
     if args.judge == "llm":
         from simulator.engines import build_engine
 

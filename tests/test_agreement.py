@@ -31,3 +31,28 @@ def test_agreement_counts_applicability_and_flags():
 def test_macro_f1():
     assert macro_f1([0, 1, 1, 0], [0, 1, 1, 0]) == 1.0
     assert macro_f1([0, 0, 1, 1], [0, 0, 0, 0]) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_the_harness_measures_a_judge_on_the_split_it_is_given(tmp_path, monkeypatch, capsys):
+    """`bench.judge_agreement --split test`: a judge scored against labels equal to its own grades on the
+    test items agrees perfectly there, whatever the dev files say."""
+    import json
+    import sys
+
+    from bench import judge_agreement
+    from evaluators.offline import OfflineJudge
+
+    gold = judge_agreement.ROOT / "evaluators" / "gold"
+    items = judge_agreement.load_jsonl(gold / "test_items.jsonl")[:12]
+    own = judge_agreement.judge_labels(OfflineJudge(), items)
+    for split, labels_a in (("test", own), ("dev", [labels(0) for _ in items])):
+        with (tmp_path / f"{split}_items.jsonl").open("w") as out:
+            out.writelines(json.dumps(item) + "\n" for item in items)
+        with (tmp_path / f"{split}_labels_a.jsonl").open("w") as out:
+            out.writelines(json.dumps({"id": item["id"], **label}) + "\n" for item, label in zip(items, labels_a))
+    monkeypatch.setattr(sys, "argv", ["judge_agreement", "--judge", "cue", "--gold", str(tmp_path), "--split", "test",
+                                      "--no-epitome"])
+    judge_agreement.main()
+    printed = capsys.readouterr().out
+    assert "offline cue judge v1 vs annotator A: 12 turns, mean QWK 1.000" in printed
+    assert "EPITOME" not in printed and "annotator B" not in printed
