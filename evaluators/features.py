@@ -97,6 +97,7 @@ def head_input(head: LinearHead, turn: np.ndarray, strongest: np.ndarray, text: 
 
 
 def reads_sentences(head: LinearHead, turn_features: int) -> bool:
+    """Whether the head's features go on, after the turn features, with the sentence maximum."""
     return len(head.features) > turn_features and head.features[turn_features] == SENTENCE_FEATURES[0]
 
 
@@ -126,10 +127,10 @@ def epitome_probabilities(reading: TurnReading, heads: dict[str, LinearHead]) ->
 
 _ADDRESSES_CUSTOMER = re.compile(r"\b(you|your|you're|you've|you'll|yours|yourself)\b", re.IGNORECASE)
 # An order to the customer is addressed to them without saying "you" ("Read the terms."): never filler.
-_ORDER = re.compile(r"^\W*(?:please\s+|just\s+)?(?:read|check|call|ring|send|ask|go|wait|stop|look|try|calm|contact|email|"
-                    r"visit|fill|click|refer|see|note|listen|relax|be|do|don't|keep|give|tell|bring|return|follow|"
-                    r"make|take|use|reset|restart|log|sign|submit|provide|attach|review|accept|pay|come|hold|"
-                    r"understand|remember|consider|lower|watch|mind|settle)\b", re.IGNORECASE)
+_ORDER = re.compile(r"^\W*(?:please\s+|just\s+)?(?:read|check|call|ring|send|ask|go|wait|stop|look|try|calm|"
+                    r"contact|email|visit|fill|click|refer|see|note|listen|relax|be|do|don't|keep|give|tell|bring|"
+                    r"return|follow|make|take|use|reset|restart|log|sign|submit|provide|attach|review|accept|pay|"
+                    r"come|hold|understand|remember|consider|lower|watch|mind|settle)\b", re.IGNORECASE)
 
 
 def filler_sentences(reply: str, context: GradingContext, signals: Signals, flags: dict) -> list[str]:

@@ -63,8 +63,9 @@ class CachedEncoder(SentenceEncoder):
             np.savez(self.path, **self.cache)
 
 
-def choose_vocabulary(texts: list[str], y: list[bool], size: int = 1500, min_count: int = 8) -> list[str]:
-    """The n-grams most associated with the label (chi-squared), among those in at least `min_count` texts."""
+def choose_vocabulary(texts: list[str], y: list, size: int = 1500, min_count: int = 8) -> list[str]:
+    """The n-grams most associated with the label (chi-squared; binary or classes), among those in at least
+    `min_count` texts."""
     from sklearn.feature_selection import chi2
 
     counts: dict[str, int] = {}
@@ -173,7 +174,8 @@ class Member:
         parts = [self.turn[rows]]
         if self.sentences is not None:
             parts.append(self.sentences[rows])
-        parts.append(np.stack([phrase_vector(self.texts[i], vocabulary) for i in rows]))
+        index = {g: i for i, g in enumerate(vocabulary)}
+        parts.append(np.stack([phrase_vector(self.texts[i], index) for i in rows]))
         return np.hstack(parts)
 
     def layout(self, turn_layout: list[str], vocabulary: list[str]) -> list[str]:
@@ -191,7 +193,8 @@ def cross_validate(member: Member, y: np.ndarray, read: Callable[[dict[str, floa
     folds = []
     for fold_train, fold_test in StratifiedKFold(5, shuffle=True, random_state=0).split(member.turn, y):
         vocabulary = member.vocabulary(fold_train, y)
-        folds.append((fold_train, fold_test, member.matrix(fold_train, vocabulary), member.matrix(fold_test, vocabulary)))
+        folds.append((fold_train, fold_test, member.matrix(fold_train, vocabulary),
+                      member.matrix(fold_test, vocabulary)))
     best = (-np.inf, C_GRID[0], None)
     for c in C_GRID:
         proba = np.zeros((len(y), len(classes)))
