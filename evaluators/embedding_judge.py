@@ -21,9 +21,9 @@ from evaluators.features import (EPITOME, TurnReading, customer_vector, epitome_
 from evaluators.grade import GradingContext, TurnGrade
 from evaluators.heads import HEADS_DIR, HeadFileError, LinearHead, Projection, ScoreHead, load_head
 from evaluators.judge import Judge
-from evaluators.offline import OfflineJudge, hollow_patterns
+from evaluators.offline import OfflineJudge, hollow_patterns, is_hollow
 from evaluators.rubric import DEFAULT_RUBRIC, Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import find_cues, normalise, recent_words
+from evaluators.text import recent_words
 
 JUDGE_NAME = "offline embedding judge v1"
 
@@ -134,7 +134,7 @@ class EmbeddingJudge(Judge):
         """Sentences that can carry a score of 2 or more: not only a hollow formula (filler is already gone)."""
         useful = [h.quote for name, hits in reading.signals.hits.items() if name != "generic_understand" for h in hits]
         return [(sentence, vector) for sentence, vector in reading.sentences
-                if not (find_cues(normalise(sentence), self._hollow) and not any(q in sentence for q in useful))]
+                if not (is_hollow(sentence, self._hollow) and not any(q in sentence for q in useful))]
 
     def _red_flags(self, reading: TurnReading, x: np.ndarray) -> tuple[list[RedFlag], dict[str, list[str]]]:
         """Red flags by their heads (chosen over the cue phrases on the training turns), each with a quote:
@@ -185,7 +185,7 @@ class EmbeddingJudge(Judge):
             if best is None:
                 return 1, f"{cue_reason}; no sentence on the customer's issue carries more", cue_quotes
             quotes = [best]
-        if score >= 2 and dimension is Dimension.empathy and all(find_cues(normalise(q), self._hollow) for q in quotes):
+        if score >= 2 and dimension is Dimension.empathy and all(is_hollow(q, self._hollow) for q in quotes):
             return 1, "its only evidence is a hollow formula", quotes
         direction = "raised" if cue_score is None or score > cue_score else "lowered"
         return score, f"{direction} from the cue reading ({cue_reason}) by the embedding head, {confidence}", quotes

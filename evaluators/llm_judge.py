@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evaluators.grade import CallUsage, GradingContext, TurnGrade
 from evaluators.judge import Judge
 from evaluators.neutral import Neutral, neutral_context, neutralise
-from evaluators.offline import OfflineJudge, hollow_patterns
+from evaluators.offline import OfflineJudge, hollow_patterns, is_hollow
 from evaluators.rubric import Dimension, RedFlag, Rubric, load_rubric
-from evaluators.text import find_cues, normalise, sentences, strip_grader_address
+from evaluators.text import normalise, sentences, strip_grader_address
 from simulator.llm import fold_system, prompt_file
 from simulator.tokens import count_message_tokens, count_tokens
 
@@ -202,6 +202,7 @@ class LLMJudge(Judge):
         self.merge_system = merge_system
         self.structured = structured_output(model, method)
         self.offline = OfflineJudge(self.rubric)
+        self._hollow = hollow_patterns(self.rubric)
         self.template = system_template(self.rubric)
 
     def grade(self, context: GradingContext, reply: str) -> TurnGrade:
@@ -293,11 +294,7 @@ class LLMJudge(Judge):
 
     def _hollow_only(self, quotes: list[str]) -> list[str]:
         """The quotes, if every one of them is a hollow apology or a generic 'I understand' (rubric: empathy 1)."""
-        if not quotes:
-            return []
-        patterns = hollow_patterns(self.rubric)
-        hollow = [q for q in quotes if find_cues(normalise(q), patterns)]
-        return quotes if len(hollow) == len(quotes) else []
+        return quotes if quotes and all(is_hollow(q, self._hollow) for q in quotes) else []
 
     def _to_grade(self, verdict: JudgeVerdict, removed: list[str], attempts: int, filler: list[str]) -> TurnGrade:
         scores = {d: getattr(verdict, d.value).score for d in Dimension}

@@ -42,6 +42,11 @@ def hollow_patterns(rubric: Rubric) -> list[str]:
     return rubric.red_flags[RedFlag.hollow_apology].cues + [HOLLOW_GENERIC]
 
 
+def is_hollow(text: str, patterns: list[str]) -> bool:
+    """Whether `text` holds a hollow formula (`patterns`: `hollow_patterns`)."""
+    return bool(find_cues(normalise(text), patterns))
+
+
 class RubricCueError(DataFileError):
     pass
 
