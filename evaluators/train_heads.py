@@ -311,9 +311,9 @@ def main() -> None:
             epitome_heads = {m: load_head(f"epitome_{m}", args.out) for m in EPITOME}
         else:
             epitome_heads = train_epitome(load_epitome(args.epitome), encoder, args.out)
+        train_rubric(load_training(args.training), encoder, epitome_heads, args.out)
     finally:
-        encoder.save()
-    train_rubric(load_training(args.training), encoder, epitome_heads, args.out)
+        encoder.save()  # the training turns' embeddings too, not only EPITOME's
 
 
 if __name__ == "__main__":
